@@ -1,0 +1,176 @@
+"""config.yaml, validated into a typed object at load.
+
+Every key has a type and a default; an unknown key or a value of the wrong type
+is a ``ConfigError`` naming the key and the file, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """config.yaml is not what Jianbao understands."""
+
+
+@dataclass(frozen=True)
+class CollateConfig:
+    # Character shingle length for the MinHash/n-gram candidate index.
+    shingle: int = 5
+    # A candidate pair is a reprint when the smaller witness has at least this share
+    # of its shingles in the larger one (containment, so abridged copies qualify) ...
+    containment: float = 0.5
+    # ... and the aligned characters cover at least this share of the smaller witness.
+    aligned: float = 0.6
+
+
+@dataclass(frozen=True)
+class RelatedConfig:
+    # How many related dispatches a page lists at most.
+    limit: int = 5
+    # A link needs at least this score (sum of the idf weights of what is shared).
+    threshold: float = 4.0
+    # Terms in more than this share of the dispatches are ignored (Hugo's cardinalityThreshold).
+    cardinality_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Config:
+    title: str = "剪报 Jianbao"
+    description: str = "新闻电讯档案"
+    language: str = "zh-Hans"
+    # Used only where an absolute URL is required: feed, sitemap, canonical link.
+    base_url: str = "https://example.org/"
+    content_dir: str = "content"
+    output_dir: str = "output"
+    themes_dir: str = "themes"
+    theme: str = "default"
+    # Year to assume for sources that name none; None means 'never guess'.
+    default_year: int | None = None
+    page_size: int = 50
+    collate: CollateConfig = field(default_factory=CollateConfig)
+    related: RelatedConfig = field(default_factory=RelatedConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
+    # The folder the config file was read from; relative paths are taken from here.
+    root: Path = field(default=Path("."), compare=False)
+
+    @property
+    def content_path(self) -> Path:
+        return self.root / self.content_dir
+
+    @property
+    def output_path(self) -> Path:
+        return self.root / self.output_dir
+
+    @property
+    def themes_path(self) -> Path:
+        return self.root / self.themes_dir
+
+    def digest(self) -> str:
+        """A hash of every setting that can change the output (cache keys use it)."""
+        data = dataclasses.asdict(self)
+        data.pop("root")
+        return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}.get(
+            annotation.__name__, annotation.__name__
+        )
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return " or ".join(_type_name(a) for a in args) + " or null"
+
+
+def _convert(value: Any, annotation: Any, key: str, file: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(annotation):
+            return None
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _convert(value, inner, key, file)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file}: '{key}' must be a mapping, not {type(value).__name__}")
+        return _build(annotation, value, key + ".", file)
+    ok = isinstance(value, annotation) and not (annotation is not bool and isinstance(value, bool))
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(
+            f"{file}: '{key}' must be {_type_name(annotation)}, not {value!r}"
+        )
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, file: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.name != "root"}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(
+            f"{file}: unknown key '{prefix}{unknown[0]}' (known keys: {', '.join(sorted(fields))})"
+        )
+    values = {name: _convert(value, hints[name], prefix + name, file) for name, value in data.items()}
+    return cls(**values)
+
+
+def _check(config: Config, file: str) -> None:
+    positive = {
+        "page_size": config.page_size,
+        "collate.shingle": config.collate.shingle,
+        "related.limit": config.related.limit,
+        "feed.limit": config.feed.limit,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{file}: '{key}' must be at least 1, not {value}")
+    shares = {
+        "collate.containment": config.collate.containment,
+        "collate.aligned": config.collate.aligned,
+        "related.cardinality_threshold": config.related.cardinality_threshold,
+    }
+    for key, value in shares.items():
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"{file}: '{key}' must be a number above 0 and at most 1, not {value}")
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate config.yaml; with no path, or a missing default file, use the defaults."""
+    if path is None:
+        return Config(root=Path("."))
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{name}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: must be a mapping of keys to values")
+    config: Config = _build(Config, data, "", name)
+    _check(config, name)
+    return dataclasses.replace(config, root=path.parent)
