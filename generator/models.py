@@ -89,6 +89,9 @@ class Block:
     end_line: int  # last source line
     # True when no blank line separates this block from the one before it.
     attached: bool = False
+    # The source lines the block was joined from (cleaned), for headings and notices
+    # whose line breaks carry meaning.
+    lines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,247 @@
+"""Stage 2: repair the damage of OCR, web copying and page layout, recording every change.
+
+Order of work, for one source:
+
+1. per line: drop paragraph indents, make half-width punctuation inside Chinese text
+   full-width, drop spaces between Chinese characters and digits, flag Latin words
+   standing in for Chinese ones. Each edit is a ``Change`` with its source line.
+2. lines between blank lines form a raw block; its lines are joined (column OCR wraps a
+   paragraph every ~20 characters) except where a line plainly starts something new:
+   an indent, a bullet, a dateline, or the leading space OCR leaves at a new text region.
+3. a block that stops in mid-sentence and is followed, across a blank line, by more of
+   the same prose is joined to it (a page or column break). Headings never are: only a
+   block that is itself running prose can be continued. A character repeated on both
+   sides of such a break is flagged, not removed: only another witness can tell a
+   doubled character from a real one, so collation settles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .lexicon import (
+    BULLET,
+    CJK_PUNCT,
+    CLAUSE_PUNCT,
+    DATELINE_END,
+    DATELINE_START,
+    FULL_WIDTH,
+    LATIN_WORD,
+    ends_sentence,
+    han_share,
+    is_cjk,
+    is_han,
+)
+from .models import Block, Change, Flag, Source, Text
+
+# A block shorter than this is never taken for running prose broken by a page break.
+# Headlines, even with a comma in them, stay below it; body paragraphs cut by a break
+# are far longer.
+PROSE_MIN_CHARS = 40
+# Characters of context kept on each side of an edit or flag.
+CONTEXT = 6
+# Upper-case words this short are acronyms (GDP, WTO, APEC), not English stand-ins.
+ACRONYM_MAX = 6
+INDENT_CHARS = "\u3000 \t\u00a0"
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    text: str
+    # How the line began before its indent was removed: '' (flush), ' ' (one space, OCR's
+    # mark of a new text region) or 'indent' (full-width or several spaces).
+    lead: str
+
+
+def _context(text: str, start: int, end: int) -> str:
+    return text[max(0, start - CONTEXT) : end + CONTEXT]
+
+
+def _is_digitish(char: str) -> bool:
+    return char.isdigit() or char in "%.％"
+
+
+def _normalise_line(number: int, raw: str, changes: list[Change]) -> _Line:
+    """Indent, punctuation and spacing repairs inside one line."""
+    text = raw.rstrip()
+    if text != raw:
+        changes.append(Change("trailing-space", number, repr(raw[len(text):]), ""))
+    stripped = text.lstrip(INDENT_CHARS)
+    indent = text[: len(text) - len(stripped)]
+    lead = ""
+    if indent:
+        lead = " " if indent == " " else "indent"
+        changes.append(Change("indent", number, indent + stripped[:CONTEXT], stripped[:CONTEXT]))
+    text = stripped
+
+    # Half-width punctuation touching Chinese text becomes full-width. Digits on both
+    # sides (1,000 or 3:2) keep theirs.
+    out: list[str] = []
+    for index, char in enumerate(text):
+        full = FULL_WIDTH.get(char)
+        if full is not None:
+            before = text[index - 1] if index > 0 else ""
+            after = text[index + 1] if index + 1 < len(text) else ""
+            near_cjk = (before and is_cjk(before)) or (after and is_cjk(after))
+            between_digits = before.isdigit() and after.isdigit()
+            if near_cjk and not between_digits:
+                changes.append(Change("punctuation", number, _context(text, index, index + 1), full))
+                out.append(full)
+                continue
+        out.append(char)
+    text = "".join(out)
+
+    # Spaces OCR put between Chinese characters and numbers: 今年 3 月 -> 今年3月.
+    out = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == " " and out:
+            end = index
+            while end < len(text) and text[end] == " ":
+                end += 1
+            before, after = out[-1], text[end] if end < len(text) else ""
+            if after and ((is_cjk(before) and _is_digitish(after)) or (_is_digitish(before) and is_cjk(after))):
+                changes.append(Change("spacing", number, _context(text, index, end), text[max(0, index - CONTEXT):index] + text[end:end + CONTEXT]))
+                index = end
+                continue
+        out.append(char)
+        index += 1
+    return _Line(number, "".join(out), lead)
+
+
+def _latin_flags(block: Block, line_starts: list[tuple[int, int]]) -> list[Flag]:
+    """Latin words embedded in Chinese text: English standing in for Chinese words."""
+    flags: list[Flag] = []
+    text = block.text
+    if han_share(text) < 0.5:
+        return flags  # text in a Latin script: its words are not stand-ins
+    for match in LATIN_WORD.finditer(text):
+        word = match.group()
+        start, end = match.span()
+        before = text[start - 1] if start > 0 else ""
+        after = text[end] if end < len(text) else ""
+        if before.isdigit() or after.isdigit() or before.isalpha() and not is_han(before):
+            continue  # part of a code like 5G or H5N1
+        if word.isupper() and len(word) <= ACRONYM_MAX:
+            continue
+        if len(word) < 2:
+            continue
+        # The word must sit inside Chinese text: a Han character or Chinese punctuation
+        # within one space on at least one side.
+        left = text[max(0, start - 2) : start].strip()
+        right = text[end : end + 2].strip()
+        if not any(is_cjk(c) for c in left[-1:] + right[:1]):
+            continue
+        line = block.line
+        for offset, number in line_starts:
+            if offset <= start:
+                line = number
+        flags.append(Flag("latin-stand-in", word, line, _context(text, start, end)))
+    return flags
+
+
+def _starts_new_block(line: _Line) -> bool:
+    return bool(line.lead) or bool(BULLET.match(line.text)) or bool(DATELINE_START.match(line.text)) or bool(DATELINE_END.match(line.text))
+
+
+def _join_text(left: str, right: str) -> str:
+    """Join two pieces of one paragraph: Chinese needs no space, Latin words do."""
+    if left and right and left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
+        return left + " " + right
+    return left + right
+
+
+@dataclass(frozen=True)
+class _RawBlock:
+    lines: tuple[_Line, ...]
+    attached: bool  # no blank line before it
+
+
+def _raw_blocks(lines: list[_Line]) -> list[_RawBlock]:
+    """Group lines into blocks at blank lines and at lines that start something new."""
+    blocks: list[_RawBlock] = []
+    current: list[_Line] = []
+    attached = False
+    for line in lines:
+        if not line.text:
+            if current:
+                blocks.append(_RawBlock(tuple(current), attached))
+                current = []
+            continue
+        if current and _starts_new_block(line):
+            blocks.append(_RawBlock(tuple(current), attached))
+            current = []
+            attached = True
+        elif not current:
+            attached = False
+        current.append(line)
+    if current:
+        blocks.append(_RawBlock(tuple(current), attached))
+    return blocks
+
+
+def _is_prose(text: str) -> bool:
+    """Running prose, as opposed to a heading, a slogan or a bullet."""
+    return len(text) >= PROSE_MIN_CHARS and any(mark in text for mark in CLAUSE_PUNCT) and not BULLET.match(text)
+
+
+def _continues(text: str) -> bool:
+    """Can ``text`` be the second half of a sentence cut by a break?"""
+    return not (BULLET.match(text) or DATELINE_START.match(text) or DATELINE_END.match(text))
+
+
+def clean(source: Source) -> Text:
+    changes: list[Change] = []
+    lines = [_normalise_line(number, raw, changes) for number, raw in enumerate(source.text.split("\n"), start=1)]
+
+    blocks: list[Block] = []
+    # For each block, where its text came from: (offset in block text, source line).
+    origins: list[list[tuple[int, int]]] = []
+    for raw in _raw_blocks(lines):
+        text = raw.lines[0].text
+        starts = [(0, raw.lines[0].number)]
+        for previous, line in zip(raw.lines, raw.lines[1:]):
+            starts.append((len(text), line.number))
+            changes.append(Change("join-lines", line.number, previous.text[-CONTEXT:] + "⏎" + line.text[:CONTEXT], previous.text[-CONTEXT:] + line.text[:CONTEXT]))
+            text = _join_text(text, line.text)
+        block = Block(
+            text=text,
+            line=raw.lines[0].number,
+            end_line=raw.lines[-1].number,
+            attached=raw.attached,
+            lines=tuple(line.text for line in raw.lines),
+        )
+        previous_block = blocks[-1] if blocks else None
+        if (
+            previous_block is not None
+            and not raw.attached
+            and _is_prose(previous_block.text)
+            and not ends_sentence(previous_block.text)
+            and _continues(text)
+        ):
+            left = previous_block.text
+            changes.append(Change("join-page-break", block.line, left[-CONTEXT:] + "⏎⏎" + text[:CONTEXT], left[-CONTEXT:] + text[:CONTEXT]))
+            offset = len(left)
+            merged = Block(
+                text=_join_text(left, text),
+                line=previous_block.line,
+                end_line=block.end_line,
+                attached=previous_block.attached,
+                lines=previous_block.lines + block.lines,
+            )
+            blocks[-1] = merged
+            origins[-1].extend((offset + start, number) for start, number in starts)
+            continue
+        blocks.append(block)
+        origins.append(starts)
+
+    flags: list[Flag] = []
+    for block, starts in zip(blocks, origins):
+        flags.extend(_latin_flags(block, starts))
+        # A page break that doubled a character: the same Han character on both sides.
+        for offset, number in starts[1:]:
+            if 0 < offset < len(block.text) and block.text[offset - 1] == block.text[offset] and is_han(block.text[offset]):
+                flags.append(Flag("doubled-at-break", block.text[offset - 1 : offset + 1], number, _context(block.text, offset - 1, offset + 1)))
+    return Text(source=source, blocks=tuple(blocks), changes=tuple(changes), flags=tuple(flags))

@@ -1,0 +1,87 @@
+"""Character classes and patterns of news text shared by the cleaning and splitting stages.
+
+Nothing here names a particular newspaper page: the lists are of kinds of things
+(news agencies, dateline shapes, punctuation) that recur across the Chinese press,
+simplified and traditional.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Han ideographs: the URO, Extension A, compatibility ideographs and the supplementary
+# planes (Extensions B and later), where rare name characters live.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+HAN_CHAR = re.compile(f"[{HAN}]")
+
+# Full-width punctuation of Chinese text (opening and closing marks included).
+CJK_PUNCT = "，。、；：？！（）“”‘’《》〈〉【】「」『』〔〕—…·～"
+
+# Marks that end a sentence. A closing quote or bracket after one of them still ends it.
+SENTENCE_END = "。！？!?…"
+CLOSERS = "”’）」』》)\"'】〕"
+
+# Clause punctuation: its presence marks running prose rather than a heading.
+CLAUSE_PUNCT = "，、；：。,;"
+
+# Half-width marks and their full-width forms, used inside Chinese text.
+FULL_WIDTH = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"}
+
+# News agencies and papers that sign datelines, simplified and traditional forms.
+AGENCIES = (
+    "新华社", "新華社", "中新社", "中新網", "中国新闻社", "中國新聞社", "人民日报", "人民日報", "人民网",
+    "新华网", "光明日报", "经济日报", "解放军报", "中央社", "央视网", "央视新闻", "中央广播电视总台",
+    "中国日报", "中国青年报", "法制日报", "工人日报", "科技日报", "澎湃新闻",
+    "路透社", "美联社", "美聯社", "法新社", "共同社", "塔斯社", "韩联社", "韓聯社", "德新社",
+    "安莎社", "埃菲社", "合众国际社", "彭博社", "时事社", "俄新社",
+)
+_AGENCY = "|".join(sorted(AGENCIES, key=len, reverse=True))
+_NUM = "[0-9０-９一二三四五六七八九十〇零两]{1,3}"
+_DATE = f"(?:{_NUM}月{_NUM}日|{_NUM}日)"
+_PAREN = r"(?:[（(][^）)]{0,30}[）)])"
+
+# Opens a report: 新华社北京5月5日电 / 据新华社北京5月5日电 / 中新社上海3月2日电（记者 王某）/
+# 本报讯 / 本报北京5月5日讯 / 本报记者 张三. The place is the Han run before the date.
+DATELINE_START = re.compile(
+    rf"^(?P<via>据)?(?:"
+    rf"(?P<agency>{_AGENCY})(?:记者|記者)?(?P<place>[{HAN}]{{1,8}}?)?(?P<date>{_DATE})?[电電]{_PAREN}?"
+    rf"|(?P<paper>本[报報])(?P<pplace>[{HAN}]{{1,8}}?)?(?P<pdate>{_DATE})?(?:[电電讯訊]){_PAREN}?"
+    rf"|(?P<paper2>本[报報][讯訊]){_PAREN}?"
+    rf")[ 　]*"
+)
+
+# Closes a report taken from an agency: 据新华社电 / （新华社） / (据新华社北京5月5日电).
+DATELINE_END = re.compile(
+    rf"^[（(]?(?P<via>据)?(?P<agency>{_AGENCY})(?P<place>[{HAN}]{{1,8}}?)?(?P<date>{_DATE})?[电電]?[）)]?$"
+)
+
+# A pull quote or list line set off by a bullet.
+BULLET = re.compile(r"^[-–•·*▪■●◆]\s+")
+
+# A run of Latin letters (a word), for finding English standing in for Chinese.
+LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+
+
+def is_han(char: str) -> bool:
+    return bool(HAN_CHAR.match(char))
+
+
+def is_cjk(char: str) -> bool:
+    """A Han character or full-width Chinese punctuation."""
+    return is_han(char) or char in CJK_PUNCT
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends a sentence (closing quotes after the mark allowed)."""
+    stripped = text.rstrip()
+    while stripped and stripped[-1] in CLOSERS:
+        stripped = stripped[:-1]
+    return bool(stripped) and stripped[-1] in SENTENCE_END
+
+
+def han_share(text: str) -> float:
+    """Share of non-space characters that are Han: tells Chinese text from other scripts."""
+    letters = [c for c in text if not c.isspace()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if is_han(c)) / len(letters)
