@@ -39,20 +39,22 @@ _AGENCY = "|".join(sorted(AGENCIES, key=len, reverse=True))
 _NUM = "[0-9０-９一二三四五六七八九十〇零两]{1,3}"
 _DATE = f"(?:{_NUM}月{_NUM}日|{_NUM}日)"
 _PAREN = r"(?:[（(][^）)]{0,30}[）)])"
+# A place name: a short Han run that does not swallow the 电 closing the dateline.
+_PLACE = f"(?:(?![电電讯訊])[{HAN}]){{1,8}}?"
 
 # Opens a report: 新华社北京5月5日电 / 据新华社北京5月5日电 / 中新社上海3月2日电（记者 王某）/
 # 本报讯 / 本报北京5月5日讯 / 本报记者 张三. The place is the Han run before the date.
 DATELINE_START = re.compile(
     rf"^(?P<via>据)?(?:"
-    rf"(?P<agency>{_AGENCY})(?:记者|記者)?(?P<place>[{HAN}]{{1,8}}?)?(?P<date>{_DATE})?[电電]{_PAREN}?"
-    rf"|(?P<paper>本[报報])(?P<pplace>[{HAN}]{{1,8}}?)?(?P<pdate>{_DATE})?(?:[电電讯訊]){_PAREN}?"
+    rf"(?P<agency>{_AGENCY})(?:记者|記者)?(?P<place>{_PLACE})?(?P<date>{_DATE})?[电電]{_PAREN}?"
+    rf"|(?P<paper>本[报報])(?P<pplace>{_PLACE})?(?P<pdate>{_DATE})?(?:[电電讯訊]){_PAREN}?"
     rf"|(?P<paper2>本[报報][讯訊]){_PAREN}?"
     rf")[ 　]*"
 )
 
 # Closes a report taken from an agency: 据新华社电 / （新华社） / (据新华社北京5月5日电).
 DATELINE_END = re.compile(
-    rf"^[（(]?(?P<via>据)?(?P<agency>{_AGENCY})(?P<place>[{HAN}]{{1,8}}?)?(?P<date>{_DATE})?[电電]?[）)]?$"
+    rf"^[（(]?(?P<via>据)?(?P<agency>{_AGENCY})(?P<place>{_PLACE})?(?P<date>{_DATE})?[电電]?[）)]?$"
 )
 
 # A pull quote or list line set off by a bullet.

@@ -1,0 +1,231 @@
+"""Stage 3b: the metadata of each article — date, people, keywords — read from its text.
+
+Dates: the dateline's date, else the first date in the opening paragraph. The year
+comes from the date itself when it names one ('text'), else from the source's sidecar
+('sidecar'), else from the newest year the source mentions ('source': a newspaper
+page does not report on years still to come), else from config.yaml's default_year
+('config'). Where none is known the date stays month-day: collation may still learn
+the year from another witness of the same dispatch; nothing is guessed.
+
+People: a name is a surname and one or two more characters, standing after a title
+(总书记习近平, 市长龚正) or before a title or a verb of speech (王贺胜说, 李强指出). Of
+the two- and three-character readings the longest that stands alone somewhere in the
+text wins, so 市长龚正昨天 gives 龚正, not 龚正昨.
+
+Keywords: terms quoted in the text (“动态清零”) and the character n-grams that recur
+most in the article, without function characters at their edges.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+
+from .config import Config
+from .lexicon import HAN, is_han
+from .models import Article, DateInfo, Text
+
+_NUMBER = "[0-9０-９一二三四五六七八九十〇零两]{1,4}"
+DATE_PATTERN = re.compile(
+    rf"(?:(?P<year>(?:19|20)[0-9]{{2}}|[一二〇零○]{{4}})年)?(?P<month>{_NUMBER})月(?P<day>{_NUMBER})日"
+)
+YEAR_PATTERN = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年")
+
+SURNAMES_TWO = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯", "歐陽", "諸葛")
+SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    "习温胡江栗汪赵韩丁蔡尤易童骆柯鲁葛常翟倪庞耿殷鲍齐麦俞岳舒聂宁祝牛甘景包左欧单阎"
+    "張劉陳楊黃趙吳許鄭謝韓馮鄧蕭葉蘇盧鍾譚陸賈韋鄒龔錢顧閻聶"
+)
+TITLES = (
+    "总书记", "國家主席", "国家主席", "主席", "副总理", "总理", "委员长", "国务委员", "书记", "副书记",
+    "市长", "副市长", "省长", "副省长", "区长", "县长", "局长", "副局长", "部长", "副部长", "主任", "副主任",
+    "秘书长", "发言人", "大使", "总统", "首相", "院长", "校长", "董事长", "总经理", "主持人", "教授",
+    "總書記", "總理", "書記", "市長", "局長", "部長", "發言人", "總統",
+)
+SPEECH = ("同志", "说", "指出", "表示", "强调", "主持", "出席", "介绍", "认为", "讲话", "会见", "說", "強調", "表說")
+_TITLE = "|".join(sorted(TITLES, key=len, reverse=True))
+_AFTER = "|".join(sorted(TITLES + SPEECH, key=len, reverse=True))
+AFTER_TITLE = re.compile(rf"(?:{_TITLE})([{HAN}]{{2,4}})")
+BEFORE_WORD = re.compile(rf"([{HAN}]{{2,4}}?)(?={_AFTER})")
+STANDS_BEFORE = re.compile(rf"^(?:[^{HAN}]|{_AFTER}|$)")
+
+# Function characters: an n-gram starting or ending with one is not a term.
+FUNCTION_CHARS = set("的了和与及或并而在是为对把被将要也就都其这那之于以上下中个们有不我他她它你从向到由等该各此")
+QUOTED = re.compile(r"[“「『]([^”」』]{2,10})[”」』]")
+KEYWORD_LIMIT = 8
+
+
+def _surname_prefix(candidate: str) -> int:
+    """Length of the surname the candidate starts with, 0 if none."""
+    if candidate[:2] in SURNAMES_TWO:
+        return 2
+    return 1 if candidate[:1] in SURNAMES else 0
+
+
+def _stands_alone(name: str, text: str) -> bool:
+    """Does ``name`` occur somewhere followed by a non-Han character, a title or a verb of speech?"""
+    start = text.find(name)
+    while start != -1:
+        if STANDS_BEFORE.match(text[start + len(name) :]):
+            return True
+        start = text.find(name, start + 1)
+    return False
+
+
+def _name_from(candidate: str, text: str) -> str | None:
+    surname = _surname_prefix(candidate)
+    if not surname:
+        return None
+    for length in (surname + 2, surname + 1):
+        name = candidate[:length]
+        if len(name) == length and _stands_alone(name, text):
+            return name
+    return None
+
+
+def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
+    """Names of people in the text, most mentioned first.
+
+    ``context`` (the whole source) decides where a name ends when the article alone
+    cannot: 市长龚正昨天 in one article, 市长龚正， in another.
+    """
+    whole = text if context is None else context
+    found: Counter[str] = Counter()
+    for match in AFTER_TITLE.finditer(text):
+        name = _name_from(match.group(1), whole)
+        if name:
+            found[name] += 1
+    for match in BEFORE_WORD.finditer(text):
+        chunk = match.group(1)
+        # The name is the tail of the Han run before the title: try the shortest tails that
+        # start with a surname, longest plausible first.
+        sizes = (4, 3) if chunk[-4:-2] in SURNAMES_TWO else (3, 2)
+        for size in sizes:
+            candidate = chunk[-size:]
+            if len(candidate) == size and _surname_prefix(candidate) and _stands_alone(candidate, whole):
+                preceded = text[: match.start(1) + len(chunk) - size][-1:]
+                if not preceded or not is_han(preceded) or re.search(rf"(?:{_TITLE})$", text[: match.start(1) + len(chunk) - size]):
+                    found[candidate] += 1
+                    break
+    counts = Counter({name: text.count(name) for name in found})
+    return tuple(sorted(counts, key=lambda name: (-counts[name], name)))
+
+
+def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
+    """Quoted terms first, then the recurring n-grams (2–6 Han characters) that are words.
+
+    A string is taken for a word when what stands before it and after it varies
+    across its occurrences (accessor variety): 冠肺炎疫 always has 新 before it, so it
+    is a piece of 新冠肺炎疫情, not a term of its own.
+    """
+    quoted = Counter(term for term in QUOTED.findall(text) if all(is_han(c) for c in term))
+    runs = re.findall(f"[{HAN}]+", text)
+    scores: dict[str, int] = {}
+    for size in range(2, 7):
+        counts: Counter[str] = Counter()
+        left: dict[str, set[str]] = {}
+        right: dict[str, set[str]] = {}
+        for run_number, run in enumerate(runs):
+            for index in range(len(run) - size + 1):
+                gram = run[index : index + size]
+                if gram[0] in FUNCTION_CHARS or gram[-1] in FUNCTION_CHARS:
+                    continue
+                counts[gram] += 1
+                # A run boundary is a different neighbour every time it occurs.
+                left.setdefault(gram, set()).add(run[index - 1] if index else f"^{run_number}")
+                end = index + size
+                right.setdefault(gram, set()).add(run[end] if end < len(run) else f"${run_number}")
+        for gram, count in counts.items():
+            if count >= 2 and len(left[gram]) >= 2 and len(right[gram]) >= 2:
+                scores[gram] = count * size
+    chosen: list[str] = []
+    for term in sorted(quoted, key=lambda t: (-quoted[t], t)):
+        if term not in chosen:
+            chosen.append(term)
+    for term in sorted(scores, key=lambda t: (-scores[t], t)):
+        if len(chosen) >= limit:
+            break
+        # A shorter gram inside a chosen term (or one containing it) adds nothing.
+        if any(term in other or other in term for other in chosen):
+            continue
+        chosen.append(term)
+    return tuple(chosen[:limit])
+
+
+def _chinese_number(text: str) -> int:
+    digits = "〇一二三四五六七八九"
+    if text.isdigit():
+        return int(text.translate(str.maketrans("０１２３４５６７８９", "0123456789")))
+    if all(c in digits + "零○" for c in text):
+        return int("".join(str(digits.index(c)) if c in digits else "0" for c in text))
+    value = 0
+    if "十" in text:
+        tens, _, units = text.partition("十")
+        value = (digits.index(tens) if tens else 1) * 10
+        text = units
+    return value + (digits.index(text) if text else 0)
+
+
+def source_year(text: Text, config: Config) -> tuple[int | None, str | None]:
+    """The year the source was published in, and where that came from."""
+    sidecar = text.source.sidecar
+    if sidecar.year is not None:
+        return sidecar.year, "sidecar"
+    if sidecar.date is not None:
+        return int(sidecar.date[:4]), "sidecar"
+    years = [int(year) for year in YEAR_PATTERN.findall(text.source.text)]
+    if years:
+        return max(years), "source"
+    if config.default_year is not None:
+        return config.default_year, "config"
+    return None, None
+
+
+def article_date(article: Article, year: int | None, year_source: str | None) -> DateInfo:
+    candidates = []
+    if article.dateline and article.dateline.date:
+        candidates.append(article.dateline.date)
+    if article.paragraphs:
+        first_sentence = re.split("[。！？]", article.paragraphs[0], maxsplit=1)[0]
+        candidates.append(first_sentence)
+    for candidate in candidates:
+        match = DATE_PATTERN.search(candidate)
+        if not match:
+            continue
+        try:
+            month, day = _chinese_number(match.group("month")), _chinese_number(match.group("day"))
+        except ValueError:
+            continue
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            continue
+        if match.group("year"):
+            return DateInfo(f"{_chinese_number(match.group('year')):04d}-{month:02d}-{day:02d}", "day", "text")
+        if year is not None:
+            return DateInfo(f"{year:04d}-{month:02d}-{day:02d}", "day", year_source)  # type: ignore[arg-type]
+        return DateInfo(f"--{month:02d}-{day:02d}", "month-day", "text", "year unknown")
+    return DateInfo(None, None, None, "no date in the text")
+
+
+def describe(articles: tuple[Article, ...], text: Text, config: Config) -> tuple[Article, ...]:
+    year, year_source = source_year(text, config)
+    described = []
+    for article in articles:
+        if article.kind == "notice":
+            described.append(article)
+            continue
+        body = "\n".join((article.kicker or "", article.headline or "", article.subheadline or "", article.text))
+        date = article_date(article, year, year_source)
+        if date.value is None and text.source.sidecar.date is not None:
+            date = DateInfo(text.source.sidecar.date, "day", "sidecar", "the source's publication date")
+        described.append(
+            replace(
+                article,
+                date=date,
+                people=extract_people(body, text.source.text),
+                keywords=extract_keywords(body),
+            )
+        )
+    return tuple(described)
