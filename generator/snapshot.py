@@ -266,7 +266,9 @@ def warc_file(files: tuple[SiteFile, ...], moment: datetime, config: Config) -> 
 def cdxj_index(warc: bytes) -> bytes:
     """The CDXJ index of ``warc`` (lines sorted by SURT key and time), as the cdxj-indexer writes it."""
     out = io.StringIO()
-    indexer = CDXJIndexer(out, [io.BytesIO(warc)], sort=True, filename=os.path.basename(WARC_PATH))
+    # The record types are named, not left to the default: importing the wacz package adds
+    # 'warcinfo' to CDXJIndexer's default list, which would change the index behind our back.
+    indexer = CDXJIndexer(out, [io.BytesIO(warc)], sort=True, filename=os.path.basename(WARC_PATH), records="response")
     indexer.process_all()
     return out.getvalue().encode("utf-8")
 
