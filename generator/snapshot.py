@@ -30,7 +30,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import bagit
 from cdxj_indexer.main import CDXJIndexer
@@ -40,6 +39,7 @@ from warcio.warcwriter import WARCWriter
 
 from . import __version__
 from .config import Config, ConfigError
+from .feeds import absolute_url
 from .manifest import MANIFEST_PATH
 from .reproducible import FIXED_EPOCH, SourceDateEpochError, iso_time, source_date_epoch
 from .verify import VerifyError, files_below, verify_site
@@ -211,11 +211,6 @@ def _source_charsets(files: tuple[SiteFile, ...]) -> dict[str, str]:
     }
 
 
-def site_url(config: Config, path: str) -> str:
-    base = config.base_url if config.base_url.endswith("/") else config.base_url + "/"
-    return base + quote(path, safe="/")
-
-
 def warc_file(files: tuple[SiteFile, ...], moment: datetime, config: Config) -> bytes:
     """A gzipped WARC: a warcinfo record, then a response record per file in path order."""
     buffer = io.BytesIO()
@@ -242,7 +237,7 @@ def warc_file(files: tuple[SiteFile, ...], moment: datetime, config: Config) -> 
     writer.write_record(warcinfo)
     charsets = _source_charsets(files)
     for file in files:
-        url = site_url(config, file.path)
+        url = absolute_url(config, file.path)
         http_headers = StatusAndHeaders(
             "200 OK",
             [("Content-Type", _content_type(file.path, charsets)), ("Content-Length", str(len(file.content)))],
@@ -287,7 +282,7 @@ def pages_jsonl(files: tuple[SiteFile, ...], moment: datetime, config: Config) -
     for file in files:
         if not file.path.endswith(".html"):
             continue
-        url = site_url(config, file.path)
+        url = absolute_url(config, file.path)
         lines.append(
             {
                 "id": uuid.uuid5(_RECORD_NAMESPACE, "page\n" + url).hex,
@@ -320,7 +315,7 @@ def site_wacz(files: tuple[SiteFile, ...], moment: datetime, config: Config) -> 
         "resources": [_resource(path, contents[path]) for path in sorted(contents)],
         "title": config.title,
         "description": config.description,
-        "mainPageURL": site_url(config, "index.html"),
+        "mainPageURL": absolute_url(config, "index.html"),
         "mainPageDate": iso_time(moment),
         "created": iso_time(moment),
         "wacz_version": WACZ_VERSION,

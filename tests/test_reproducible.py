@@ -17,6 +17,7 @@ import pytest
 
 from archival_sites import REPO, SEED_CONTENT, handmade_pages, seed_collection_sources, seed_config, seed_site, tree_bytes
 from generator import pipeline
+from generator.catalog import anchor
 from generator.config import Config
 from generator.manifest import MANIFEST_PATH, manifest_pages
 from generator.models import Article, Collection, DateInfo, Page, Sidecar
@@ -181,4 +182,4 @@ def test_adding_a_source_keeps_every_existing_url_on_the_same_article(
             assert not lost, f"{path} lost anchors {sorted(lost)}"
     # The article anchors are on their source's page, as the URL contract says.
     for article in before_collection.articles:
-        assert f' id="{article.id}"'.encode() in after[f"sources/{article.source_id}/index.html"]
+        assert f' id="{anchor(article.id)}"'.encode() in after[f"sources/{article.source_id}/index.html"]
