@@ -42,7 +42,7 @@ from .config import Config, ConfigError
 from .feeds import absolute_url
 from .manifest import MANIFEST_PATH
 from .reproducible import FIXED_EPOCH, SourceDateEpochError, iso_time, source_date_epoch
-from .verify import VerifyError, files_below, verify_site
+from .verify import VerifyError, compare, files_below, fixity_of, read_manifest
 
 FORMATS = ("wacz", "bagit", "zip")
 SUFFIXES = {"wacz": ".wacz", "bagit": ".bag", "zip": ".zip"}
@@ -91,15 +91,25 @@ class SiteFile:
 
 
 def read_site(site: Path) -> tuple[SiteFile, ...]:
-    """Every file of the built site, sorted by path, after checking it against its manifest."""
+    """Every file of the built site, sorted by path, checked against its manifest.
+
+    The bytes checked are the bytes packaged: each file is read once.
+    """
+    manifest = site / MANIFEST_PATH
+    if not manifest.is_file():
+        raise SnapshotError(f"{manifest}: no manifest; run 'python -m generator build' first")
+    files = tuple(SiteFile(path, file.read_bytes()) for path, file in sorted(files_below(site).items()))
+    by_path = {file.path: file.content for file in files}
     try:
-        report = verify_site(site)
+        expected = read_manifest(by_path[MANIFEST_PATH], str(manifest))
     except VerifyError as error:
-        raise SnapshotError(f"{error}; run 'python -m generator build' first") from None
-    if not report.ok:
-        problems = "\n  ".join(str(d) for d in report.discrepancies)
+        raise SnapshotError(str(error)) from None
+    found = {path: fixity_of(content) for path, content in by_path.items()}
+    discrepancies = compare(expected, found, ignore=[MANIFEST_PATH])
+    if discrepancies:
+        problems = "\n  ".join(str(d) for d in discrepancies)
         raise SnapshotError(f"{site} does not match its manifest; rebuild it before taking a snapshot:\n  {problems}")
-    return tuple(SiteFile(path, file.read_bytes()) for path, file in sorted(files_below(site).items()))
+    return files
 
 
 def snapshot_time(files: Iterable[SiteFile], environ: Mapping[str, str] | None = None) -> datetime:

@@ -204,3 +204,13 @@ def test_snapshots_of_the_real_build_are_identical_and_valid(tmp_path_factory: p
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", bagit.Bag(str(bag)).info["Bagging-Date"])
     with gzip.open(io.BytesIO(zipfile.ZipFile(first).read("archive/data.warc.gz"))) as warc:
         assert warc.read(9) == b"WARC/1.0\r"
+
+
+def test_a_folder_that_was_never_built_is_not_packaged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "output"
+    empty.mkdir()
+    assert main(["snapshot", "--format", "bagit", "--output", str(empty)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {empty / 'manifest.json'}: no manifest; run 'python -m generator build' first\n"
+    )
+    assert not empty.with_name("output.bag").exists()
