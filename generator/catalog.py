@@ -1,0 +1,182 @@
+"""Where everything lives in the output, and catalog.json: the whole collection as data.
+
+The path functions here are the one statement of the site's layout (see the URL
+contract): the renderer, the catalog and the feeds all take their paths from them,
+so a link and the file it points to can never disagree. A *path* is where a file
+is written (relative to the output root); an *href* is the same path as it goes
+into a link (percent-encoded, so a name with spaces or Han characters still works).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from .models import Article, Collection, Dispatch, Source
+
+SOURCES = "sources"
+DISPATCHES = "dispatches"
+CATALOG_PATH = "catalog.json"
+
+
+class LayoutError(ValueError):
+    """An id that cannot be used as a folder name in the output."""
+
+
+def _segment(name: str, what: str) -> str:
+    """A single folder name; refuse what would climb out of or split the folder."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise LayoutError(f"{what} {name!r} cannot be used as a folder name in the output")
+    return name
+
+
+def href(path: str) -> str:
+    """A path as it goes into a link: percent-encoded, '/' and one '#' fragment kept."""
+    location, hash_sign, fragment = path.partition("#")
+    encoded = quote(location, safe="/")
+    return encoded + hash_sign + quote(fragment, safe="") if hash_sign else encoded
+
+
+def anchor(article_id: str) -> str:
+    """The HTML id of an article on its source page (ids may not hold white space)."""
+    return re.sub(r"\s", "_", article_id)
+
+
+def source_path(source_id: str) -> str:
+    return f"{SOURCES}/{_segment(source_id, 'source id')}/index.html"
+
+
+def markdown_path(source_id: str) -> str:
+    return f"{SOURCES}/{_segment(source_id, 'source id')}/{source_id}.md"
+
+
+def raw_path(source: Source) -> str:
+    """The original bytes, under their own file name beside the source page.
+
+    A name that would overwrite the page or the Markdown (a source called
+    ``index.html``, or ``x.md`` whose Markdown is also ``x.md``) goes one folder down.
+    """
+    name = PurePosixPath(source.file).name
+    folder = f"{SOURCES}/{_segment(source.id, 'source id')}"
+    if name in ("index.html", f"{source.id}.md"):
+        return f"{folder}/original/{name}"
+    return f"{folder}/{name}"
+
+
+def article_path(article: Article) -> str:
+    return f"{source_path(article.source_id)}#{anchor(article.id)}"
+
+
+def dispatch_path(dispatch_id: str) -> str:
+    return f"{DISPATCHES}/{_segment(dispatch_id, 'dispatch id')}/index.html"
+
+
+def _flags(article: Article) -> list[dict[str, Any]]:
+    return [{"kind": flag.kind, "text": flag.text} for flag in article.flags]
+
+
+def dateline_data(article: Article) -> dict[str, Any] | None:
+    line = article.dateline
+    if line is None:
+        return None
+    return {
+        "text": line.text,
+        "agency": line.agency,
+        "place": line.place,
+        "date": line.date,
+        "via": line.via,
+        "position": line.position,
+    }
+
+
+def source_entry(source: Source, article_ids: list[str]) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "file": source.file,
+        "sha256": source.sha256,
+        "encoding": source.encoding,
+        "url": href(source_path(source.id)),
+        "raw_url": href(raw_path(source)),
+        "markdown_url": href(markdown_path(source.id)),
+        "articles": article_ids,
+    }
+
+
+def article_entry(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "source": article.source,
+        "kind": article.kind,
+        "headline": article.headline,
+        "subheadline": article.subheadline,
+        "kicker": article.kicker,
+        "dateline": dateline_data(article),
+        "date": article.date.value,
+        "date_precision": article.date.precision,
+        "people": list(article.people),
+        "keywords": list(article.keywords),
+        "text": article.text,
+        "url": href(article_path(article)),
+        "flags": _flags(article),
+        "dispatch": article.dispatch,
+    }
+
+
+def _dispatch_entry(dispatch: Dispatch) -> dict[str, Any]:
+    return {
+        "id": dispatch.id,
+        "title": dispatch.title,
+        "date": dispatch.date.value,
+        "date_source": dispatch.date.source,
+        "witnesses": list(dispatch.witnesses),
+        "text": dispatch.text,
+        "variants": [
+            {
+                "position": variant.position,
+                "length": variant.length,
+                "consensus": variant.consensus,
+                "readings": [{"witness": r.witness, "text": r.text} for r in variant.readings],
+                "settled": variant.settled,
+                "rule": variant.rule,
+            }
+            for variant in dispatch.variants
+        ],
+        "related": [link.dispatch for link in dispatch.related],
+        "url": href(dispatch_path(dispatch.id)),
+    }
+
+
+def articles_by_source(articles: Iterable[Article]) -> dict[str, list[Article]]:
+    """Each source id -> its articles in reading order."""
+    grouped: dict[str, list[Article]] = {}
+    for article in articles:
+        grouped.setdefault(article.source_id, []).append(article)
+    for group in grouped.values():
+        group.sort(key=lambda article: article.index)
+    return grouped
+
+
+def catalog(collection: Collection) -> dict[str, Any]:
+    """The catalog as a JSON-ready mapping: sources, articles, skipped files, dispatches."""
+    grouped = articles_by_source(collection.articles)
+    sources = sorted(collection.sources, key=lambda source: source.id)
+    return {
+        "sources": [
+            source_entry(source, [article.id for article in grouped.get(source.id, [])]) for source in sources
+        ],
+        "articles": [article_entry(article) for source in sources for article in grouped.get(source.id, [])],
+        "skipped": [
+            {"file": skip.file, "reason": skip.reason}
+            for skip in sorted(collection.skipped, key=lambda skip: skip.file)
+        ],
+        "dispatches": [_dispatch_entry(dispatch) for dispatch in sorted(collection.dispatches, key=lambda d: d.id)],
+    }
+
+
+def catalog_json(collection: Collection) -> bytes:
+    """catalog.json: UTF-8, Han characters as they are, one stable layout."""
+    return (json.dumps(catalog(collection), ensure_ascii=False, indent=1) + "\n").encode("utf-8")

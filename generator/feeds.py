@@ -1,0 +1,134 @@
+"""Formats for other programs: the Atom feed, the sitemap and robots.txt.
+
+These are the only files that hold absolute URLs (``base_url``): a feed reader or a
+search engine needs them. Times never come from the clock: a build is dated by
+SOURCE_DATE_EPOCH when it is set (reproducible builds), else by the newest date the
+collection knows (reproducible.build_time), so the same content always gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from xml.sax.saxutils import escape, quoteattr
+
+from .catalog import dispatch_path, href
+from .config import Config
+from .models import Collection, DateInfo, Dispatch
+from .reproducible import iso_time
+
+FEED_PATH = "feed.xml"
+SITEMAP_PATH = "sitemap.xml"
+ROBOTS_PATH = "robots.txt"
+
+# The sitemap protocol allows at most this many URLs in one file.
+SITEMAP_LIMIT = 50_000
+
+# Characters XML 1.0 does not allow at all.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def absolute_url(config: Config, path: str) -> str:
+    """The absolute URL of an output path under ``base_url``."""
+    base = config.base_url if config.base_url.endswith("/") else config.base_url + "/"
+    return base + href(path)
+
+
+def full_date(date: DateInfo) -> str | None:
+    """The ISO day of a date whose year, month and day are all known (and exist)."""
+    if date.value is None or not _FULL_DATE.fullmatch(date.value):
+        return None
+    try:
+        datetime.strptime(date.value, "%Y-%m-%d")
+    except ValueError:  # 2022-02-30, read from a damaged text
+        return None
+    return date.value
+
+
+def _xml_text(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _xml_attr(text: str) -> str:
+    return quoteattr(_NOT_XML.sub("\ufffd", text))
+
+
+def newest_first(dispatches: Iterable[Dispatch]) -> list[Dispatch]:
+    """Dispatches with a full date, newest first; then the rest; ties by id."""
+    dated = sorted((d for d in dispatches if full_date(d.date)), key=lambda d: d.id)
+    dated.sort(key=lambda d: full_date(d.date) or "", reverse=True)
+    return dated + sorted((d for d in dispatches if not full_date(d.date)), key=lambda d: d.id)
+
+
+def _entry(dispatch: Dispatch, config: Config, fallback: datetime) -> str:
+    url = absolute_url(config, dispatch_path(dispatch.id))
+    day = full_date(dispatch.date)
+    updated = iso_time(datetime.fromisoformat(day).replace(tzinfo=timezone.utc)) if day else iso_time(fallback)
+    summary = dispatch.paragraphs[0] if dispatch.paragraphs else ""
+    content = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in dispatch.paragraphs)
+    lines = [
+        "  <entry>",
+        f"    <title>{_xml_text(dispatch.title)}</title>",
+        f"    <id>{_xml_text(url)}</id>",
+        f"    <link rel=\"alternate\" type=\"text/html\" href={_xml_attr(url)}/>",
+        f"    <updated>{updated}</updated>",
+    ]
+    if day:
+        lines.append(f"    <published>{updated}</published>")
+    if dispatch.agency:
+        lines.append(f"    <author><name>{_xml_text(dispatch.agency)}</name></author>")
+    lines.extend(f"    <category term={_xml_attr(keyword)}/>" for keyword in dispatch.keywords)
+    lines.append(f"    <summary>{_xml_text(summary)}</summary>")
+    lines.append(f"    <content type=\"html\">{_xml_text(content)}</content>")
+    lines.append("  </entry>")
+    return "\n".join(lines)
+
+
+def atom_feed(collection: Collection, config: Config, moment: datetime) -> bytes:
+    """feed.xml: the newest ``feed.limit`` dispatches as Atom 1.0."""
+    entries = newest_first(collection.dispatches)[: config.feed.limit]
+    feed_url = absolute_url(config, FEED_PATH)
+    head = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={_xml_attr(config.language)}>',
+        f"  <title>{_xml_text(config.title)}</title>",
+        f"  <subtitle>{_xml_text(config.description)}</subtitle>",
+        f"  <id>{_xml_text(feed_url)}</id>",
+        f'  <link rel="self" type="application/atom+xml" href={_xml_attr(feed_url)}/>',
+        f'  <link rel="alternate" type="text/html" href={_xml_attr(absolute_url(config, "index.html"))}/>',
+        f"  <updated>{iso_time(moment)}</updated>",
+        f"  <author><name>{_xml_text(config.title)}</name></author>",
+        "  <generator>Jianbao</generator>",
+    ]
+    body = [_entry(dispatch, config, moment) for dispatch in entries]
+    return ("\n".join(head + body + ["</feed>"]) + "\n").encode("utf-8")
+
+
+def _urlset(urls: Sequence[str]) -> bytes:
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    lines.extend(f"  <url><loc>{_xml_text(url)}</loc></url>" for url in urls)
+    lines.append("</urlset>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def sitemap_files(page_paths: Iterable[str], config: Config) -> dict[str, bytes]:
+    """sitemap.xml for every HTML page; past 50,000 URLs a sitemap index and its parts."""
+    urls = [absolute_url(config, path) for path in sorted(set(page_paths))]
+    if len(urls) <= SITEMAP_LIMIT:
+        return {SITEMAP_PATH: _urlset(urls)}
+    files: dict[str, bytes] = {}
+    index = ['<?xml version="1.0" encoding="utf-8"?>', '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for number, start in enumerate(range(0, len(urls), SITEMAP_LIMIT), start=1):
+        name = f"sitemap-{number}.xml"
+        files[name] = _urlset(urls[start : start + SITEMAP_LIMIT])
+        index.append(f"  <sitemap><loc>{_xml_text(absolute_url(config, name))}</loc></sitemap>")
+    index.append("</sitemapindex>")
+    files[SITEMAP_PATH] = ("\n".join(index) + "\n").encode("utf-8")
+    return files
+
+
+def robots_txt(config: Config) -> bytes:
+    return f"User-agent: *\nAllow: /\nSitemap: {absolute_url(config, SITEMAP_PATH)}\n".encode("utf-8")

@@ -1,0 +1,120 @@
+"""The cleaned Markdown page of a source, and the one way Markdown becomes HTML.
+
+The page starts with YAML front matter: the source's metadata, then the metadata of
+each article in reading order. The body has one section per article (headline,
+kicker, subheadline, dateline, paragraphs, pull quotes). Everything taken from the
+source is escaped for Markdown, so a source that happens to hold ``*``, ``[x](…)``
+or ``<script>`` reads back as exactly that text.
+
+HTML is made by markdown-it-py with raw HTML off and only the rules this module
+writes switched on, so even a slip in escaping cannot produce a link or a tag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+
+from .catalog import article_entry, source_entry
+from .models import Article, Text
+
+# Only what article_markdown writes: paragraphs (always on), headings, block quotes,
+# backslash escapes and emphasis. No links, images, autolinks, raw HTML or entities.
+_MARKDOWN = MarkdownIt("zero", {"html": False}).enable(["heading", "blockquote", "escape", "emphasis"])
+
+# Characters that mean something inside a CommonMark line.
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&!~|])")
+# What means something at the start of a line: headings, quotes, list markers, rules,
+# setext underlines, fences.
+_LINE_START_SPECIAL = re.compile(r"^([#>+=-]|\d+[.)])")
+
+_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _escape_line_start(line: str) -> str:
+    match = _LINE_START_SPECIAL.match(line)
+    if match is None:
+        return line
+    # The backslash goes before the marker's last character: '#' -> '\\#', '1.' -> '1\\.'.
+    cut = match.end() - 1
+    return line[:cut] + "\\" + line[cut:]
+
+
+def escape_markdown(text: str) -> str:
+    """Text that CommonMark renders as exactly itself (one paragraph per blank-line block)."""
+    return "\n".join(_escape_line_start(_INLINE_SPECIAL.sub(r"\\\1", line.strip())) for line in text.split("\n"))
+
+
+def to_html(markdown: str) -> str:
+    return _MARKDOWN.render(markdown)
+
+
+def article_heading_markdown(article: Article) -> str:
+    """The headline block of a section: headline, then kicker and subheadline."""
+    parts = [f"## {escape_markdown(article.headline or ('启事' if article.kind == 'notice' else '（无标题）'))}"]
+    if article.kicker:
+        parts.append(f"*{escape_markdown(article.kicker)}*")
+    if article.subheadline:
+        parts.append(f"**{escape_markdown(article.subheadline)}**")
+    return "\n\n".join(parts)
+
+
+def article_body_markdown(article: Article) -> str:
+    """Dateline, body paragraphs and pull quotes of an article."""
+    paragraphs = [escape_markdown(paragraph) for paragraph in article.paragraphs if paragraph.strip()]
+    line = article.dateline
+    if line is not None and line.position == "start":
+        dateline = f"**{escape_markdown(line.text)}**"
+        paragraphs = [f"{dateline}　{paragraphs[0]}", *paragraphs[1:]] if paragraphs else [dateline]
+    elif line is not None:
+        paragraphs.append(f"（{escape_markdown(line.text)}）")
+    paragraphs.extend("> " + escape_markdown(quote).replace("\n", "\n> ") for quote in article.pull_quotes)
+    return "\n\n".join(paragraphs)
+
+
+def article_metadata(article: Article) -> dict[str, Any]:
+    """The article's catalog entry without its text (the section below holds it), and more."""
+    metadata = {key: value for key, value in article_entry(article).items() if key != "text"}
+    metadata.update(
+        date_source=article.date.source,
+        agency=article.agency,
+        place=article.place,
+        via=article.via,
+        characters=article.char_count,
+        lines=[article.line, article.end_line],
+        flags=[{"kind": flag.kind, "text": flag.text, "line": flag.line} for flag in article.flags],
+    )
+    return metadata
+
+
+def source_metadata(text: Text, language: str) -> dict[str, Any]:
+    """The source's catalog entry (without the article list, which follows) and more."""
+    source = text.source
+    sidecar = source.sidecar
+    metadata = {key: value for key, value in source_entry(source, []).items() if key != "articles"}
+    metadata.update(
+        size=len(source.raw),
+        language=sidecar.language or language,
+        publication=sidecar.publication,
+        date=sidecar.date,
+        year=sidecar.year,
+        added=sidecar.added,
+        changes=len(text.changes),
+        flags=len(text.flags),
+    )
+    return metadata
+
+
+def source_markdown(text: Text, articles: Sequence[Article], language: str) -> str:
+    """The whole cleaned page: front matter, then one section per article."""
+    front = source_metadata(text, language)
+    front["articles"] = [article_metadata(article) for article in articles]
+    front_matter = yaml.dump(front, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10**6)
+    sections = [
+        article_heading_markdown(article) + "\n\n" + article_body_markdown(article) for article in articles
+    ]
+    return "---\n" + front_matter + "---\n\n" + "\n\n".join(sections) + "\n"
