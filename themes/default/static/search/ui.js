@@ -1,0 +1,334 @@
+/*
+ * The search page: reads ?q= (and the filters) from the URL, loads lunr.js and the index
+ * shards on first use, shows results with the matching passage highlighted.
+ */
+(function () {
+  "use strict";
+
+  var PAGE = 20;
+  var SNIPPET_BEFORE = 30;
+  var SNIPPET_LENGTH = 110;
+  var root = document.currentScript.getAttribute("data-root") || "";
+  var form = document.getElementById("search-form");
+  var input = document.getElementById("search-q");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var more = document.getElementById("search-more");
+  var filterBox = document.getElementById("search-filters");
+  var selects = {
+    source: document.getElementById("search-source"),
+    year: document.getElementById("search-year"),
+    agency: document.getElementById("search-agency"),
+  };
+  var FACET_COLUMN = { year: 0, agency: 1, source: 2 };
+
+  var engine = null;
+  var enginePromise = null;
+  var generation = 0;
+  var state = null; // the current query's answer, filters applied lazily
+
+  function loadScript(path) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = root + path;
+      script.onload = function () { script.remove(); resolve(); };
+      script.onerror = function () { script.remove(); reject(new Error("cannot load " + path)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  // lunr.js and the engine, the first time search is used.
+  function getEngine() {
+    if (!enginePromise) {
+      enginePromise = loadScript("static/search/vendor/lunr-2.3.9/lunr.min.js").then(function () {
+        engine = JianbaoEngine.createEngine({ lunr: window.lunr, tokenizer: JianbaoTokenizer, load: loadScript });
+        window.JianbaoSearch = engine.receiver;
+        return engine;
+      });
+    }
+    return enginePromise;
+  }
+
+  function params() {
+    return new URLSearchParams(window.location.search);
+  }
+
+  function updateUrl(query) {
+    var search = new URLSearchParams();
+    if (query) search.set("q", query);
+    Object.keys(selects).forEach(function (name) {
+      if (selects[name].value) search.set(name, selects[name].value);
+    });
+    var text = search.toString();
+    try {
+      history.replaceState(null, "", text ? "?" + text : window.location.pathname);
+    } catch (error) {
+      // Some browsers refuse to change a file:// address; the search still works.
+    }
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // The original text with each normalised character mapped back to where it came from.
+  function normalisedMap(text) {
+    var chars = Array.from(text);
+    var normal = [];
+    var origin = [];
+    var offset = 0;
+    chars.forEach(function (char) {
+      Array.from(JianbaoTokenizer.normalize(char)).forEach(function (n) {
+        normal.push(n);
+        origin.push([offset, offset + char.length]);
+      });
+      offset += char.length;
+    });
+    return { normal: normal.join(""), units: normal, origin: origin };
+  }
+
+  // Ranges [start, end) of the original text where any target (normalised) occurs.
+  function matchRanges(text, targets) {
+    var map = normalisedMap(text);
+    var ranges = [];
+    // Positions in map.normal are UTF-16 offsets; translate to the per-character table.
+    var unitIndex = [];
+    map.units.forEach(function (unit, i) { for (var k = 0; k < unit.length; k++) unitIndex.push(i); });
+    targets.forEach(function (target) {
+      if (!target) return;
+      var from = 0;
+      var at;
+      while ((at = map.normal.indexOf(target, from)) >= 0) {
+        var first = unitIndex[at];
+        var last = unitIndex[at + target.length - 1];
+        ranges.push([map.origin[first][0], map.origin[last][1]]);
+        from = at + 1;
+      }
+    });
+    ranges.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+    var merged = [];
+    ranges.forEach(function (range) {
+      var previous = merged[merged.length - 1];
+      if (previous && range[0] <= previous[1]) previous[1] = Math.max(previous[1], range[1]);
+      else merged.push(range.slice());
+    });
+    return merged;
+  }
+
+  function highlightTargets(answer) {
+    var targets = answer.kept.map(function (clause) { return clause.term; });
+    return targets.concat(answer.parsed.phrases);
+  }
+
+  // A passage around the longest match (the first of equals), as a paragraph with <mark>s.
+  function snippet(text, targets) {
+    var ranges = matchRanges(text, targets);
+    var anchor = ranges.reduce(function (best, range) {
+      return !best || range[1] - range[0] > best[1] - best[0] ? range : best;
+    }, null);
+    var start = anchor ? Math.max(0, anchor[0] - SNIPPET_BEFORE) : 0;
+    var end = Math.min(text.length, start + SNIPPET_LENGTH);
+    var paragraph = element("p", "result-snippet");
+    var position = start;
+    if (start > 0) paragraph.appendChild(document.createTextNode("…"));
+    ranges.forEach(function (range) {
+      if (range[1] <= start || range[0] >= end) return;
+      var from = Math.max(range[0], start);
+      var to = Math.min(range[1], end);
+      if (from > position) paragraph.appendChild(document.createTextNode(text.slice(position, from)));
+      paragraph.appendChild(element("mark", "", text.slice(from, to)));
+      position = to;
+    });
+    if (position < end) paragraph.appendChild(document.createTextNode(text.slice(position, end)));
+    if (end < text.length) paragraph.appendChild(document.createTextNode("…"));
+    return paragraph;
+  }
+
+  function renderHit(record, targets) {
+    var item = element("li");
+    item.setAttribute("data-dispatch", record.id);
+    var heading = element("h2");
+    var link = element("a", "result-link", record.title);
+    link.href = root + record.url;
+    heading.appendChild(link);
+    item.appendChild(heading);
+    var meta = element("p", "result-meta");
+    [record.date, record.agency].forEach(function (part) {
+      if (part) meta.appendChild(document.createTextNode(part + " · "));
+    });
+    meta.appendChild(document.createTextNode(record.witnesses.length > 1 ? record.witnesses.length + " 个版本：" : "来源："));
+    record.witnesses.forEach(function (witness, i) {
+      if (i) meta.appendChild(document.createTextNode("、"));
+      var source = element("a", "", witness.source);
+      source.href = root + witness.url;
+      source.title = witness.headline;
+      meta.appendChild(source);
+    });
+    item.appendChild(meta);
+    var ranges = matchRanges(record.text, targets);
+    var text = ranges.length || !record.readings ? record.text : engine.bodyText(record);
+    item.appendChild(snippet(text, targets));
+    return item;
+  }
+
+  function passesFilters(ref) {
+    var row = state.facets[parseInt(ref, 36)];
+    return Object.keys(selects).every(function (name) {
+      var wanted = selects[name].value;
+      if (!wanted) return true;
+      var values = state.manifest[name === "source" ? "sources" : name === "year" ? "years" : "agencies"];
+      var cell = row[FACET_COLUMN[name]];
+      var indexes = Array.isArray(cell) ? cell : [cell];
+      return indexes.some(function (i) { return i >= 0 && values[i] === wanted; });
+    });
+  }
+
+  function fillFilters(hits, wanted) {
+    Object.keys(selects).forEach(function (name) {
+      var values = state.manifest[name === "source" ? "sources" : name === "year" ? "years" : "agencies"];
+      var counts = {};
+      hits.forEach(function (hit) {
+        var cell = state.facets[parseInt(hit.ref, 36)][FACET_COLUMN[name]];
+        (Array.isArray(cell) ? cell : [cell]).forEach(function (i) {
+          if (i >= 0) counts[values[i]] = (counts[values[i]] || 0) + 1;
+        });
+      });
+      var select = selects[name];
+      var keep = wanted[name] || select.value;
+      while (select.options.length > 1) select.remove(1);
+      Object.keys(counts).sort().forEach(function (value) {
+        var option = element("option", "", value + "（" + counts[value] + "）");
+        option.value = value;
+        select.appendChild(option);
+      });
+      if (keep && !counts[keep]) {
+        var missing = element("option", "", keep + "（0）");
+        missing.value = keep;
+        select.appendChild(missing);
+      }
+      select.value = keep || "";
+    });
+    filterBox.hidden = false;
+  }
+
+  // Show the next page of hits; a query with a phrase checks candidates as it goes.
+  function showMore(run) {
+    var answer = state.answer;
+    var targets = highlightTargets(answer);
+    var shown = 0;
+    function step() {
+      if (run !== generation) return Promise.resolve();
+      if (shown >= PAGE || state.next >= state.pool.length) return Promise.resolve();
+      var batch = state.pool.slice(state.next, state.next + PAGE - shown);
+      state.next += batch.length;
+      return Promise.all(batch.map(function (hit) { return engine.doc(hit.ref); })).then(function (records) {
+        if (run !== generation) return;
+        records.forEach(function (record, i) {
+          if (answer.parsed.phrases.length && !engine.phrasesHold(record, answer.parsed.phrases)) return;
+          state.verified += 1;
+          list.appendChild(renderHit(record, targets));
+          shown += 1;
+        });
+        return step();
+      });
+    }
+    return step().then(function () {
+      if (run !== generation) return;
+      var exhausted = state.next >= state.pool.length;
+      more.hidden = exhausted;
+      var phrases = answer.parsed.phrases.length > 0;
+      if (!state.verified && exhausted) status.textContent = "没有找到与“" + state.query + "”相符的电讯。";
+      else if (phrases && !exhausted) status.textContent = "至少 " + state.verified + " 条电讯相符（已显示 " + list.children.length + " 条）。";
+      else if (phrases) status.textContent = "共 " + state.verified + " 条电讯相符。";
+      else status.textContent = "共 " + state.pool.length + " 条电讯相符" + (state.pool.length > list.children.length ? "，已显示 " + list.children.length + " 条。" : "。");
+    });
+  }
+
+  function run(query, wanted) {
+    generation += 1;
+    var current = generation;
+    query = query.trim();
+    updateUrl(query);
+    list.textContent = "";
+    more.hidden = true;
+    if (!query) {
+      status.textContent = "";
+      filterBox.hidden = true;
+      return Promise.resolve();
+    }
+    status.textContent = "正在搜索……";
+    var started = performance.now();
+    return getEngine()
+      .then(function () {
+        return Promise.all([engine.candidates(query), engine.manifest(), engine.facets()]);
+      })
+      .then(function (loaded) {
+        if (current !== generation) return;
+        state = { query: query, answer: loaded[0], manifest: loaded[1], facets: loaded[2], next: 0, verified: 0 };
+        fillFilters(state.answer.hits, wanted || {});
+        state.pool = state.answer.hits.filter(function (hit) { return passesFilters(hit.ref); });
+        return showMore(current).then(function () {
+          document.body.setAttribute("data-search-ms", String(Math.round(performance.now() - started)));
+          document.body.setAttribute("data-search-done", query);
+        });
+      })
+      .catch(function (error) {
+        if (current !== generation) return;
+        status.textContent = "搜索出错：" + error.message;
+      });
+  }
+
+  var typing = null;
+  input.addEventListener("input", function () {
+    clearTimeout(typing);
+    typing = setTimeout(function () { run(input.value); }, 150);
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearTimeout(typing);
+    run(input.value);
+  });
+  Object.keys(selects).forEach(function (name) {
+    selects[name].addEventListener("change", function () { run(input.value); });
+  });
+  more.addEventListener("click", function () {
+    var links = list.querySelectorAll("a.result-link");
+    var before = links.length;
+    showMore(generation).then(function () {
+      var after = list.querySelectorAll("a.result-link");
+      if (after[before]) after[before].focus();
+    });
+  });
+
+  // Keyboard: "/" goes to the box; arrows move between the box and the result headlines.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    var typingField = target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA";
+    if (event.key === "/" && !typingField) {
+      event.preventDefault();
+      input.focus();
+      input.select();
+      return;
+    }
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    var links = Array.prototype.slice.call(list.querySelectorAll("a.result-link"));
+    var at = links.indexOf(target);
+    if (target === input && event.key === "ArrowDown" && links.length) {
+      event.preventDefault();
+      links[0].focus();
+    } else if (at >= 0) {
+      event.preventDefault();
+      if (event.key === "ArrowDown" && at + 1 < links.length) links[at + 1].focus();
+      else if (event.key === "ArrowUp") (at > 0 ? links[at - 1] : input).focus();
+    }
+  });
+
+  var initial = params();
+  var wanted = {};
+  Object.keys(selects).forEach(function (name) { wanted[name] = initial.get(name) || ""; });
+  input.value = initial.get("q") || "";
+  if (input.value) run(input.value, wanted);
+})();
