@@ -40,9 +40,9 @@ from .models import Block, Change, Flag, Source, Text
 PROSE_MIN_CHARS = 40
 # Characters of context kept on each side of an edit or flag.
 CONTEXT = 6
-# Upper-case words this short are acronyms (GDP, WTO, APEC), not English stand-ins.
-ACRONYM_MAX = 6
 INDENT_CHARS = "\u3000 \t\u00a0"
+# Marks that join the parts of a web or mail address, a path or a code.
+ADDRESS_MARKS = "./@:_-\\"
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,21 @@ def _normalise_line(number: int, raw: str, changes: list[Change]) -> _Line:
     return _Line(number, "".join(out), lead)
 
 
+def _in_brackets(text: str, start: int) -> bool:
+    """Does position ``start`` stand inside a bracketed aside, e.g. 奥密克戎（Omicron）?"""
+    opened = max(text.rfind(mark, 0, start) for mark in "（(")
+    closed = max(text.rfind(mark, 0, start) for mark in "）)")
+    return opened > closed
+
+
 def _latin_flags(block: Block, line_starts: list[tuple[int, int]]) -> list[Flag]:
-    """Latin words embedded in Chinese text: English standing in for Chinese words."""
+    """Latin words embedded in Chinese text: English standing in for Chinese words.
+
+    The stand-ins OCR and careless copying leave are ordinary lower-case words (risk,
+    and). A word with a capital is an acronym or a name (GDP, APEC, Omicron, iPhone),
+    one glued to digits is a code (5G, H5N1), one in brackets is a gloss, and one
+    joined by dots or slashes is part of an address (www.gov.cn): none stands in for Chinese.
+    """
     flags: list[Flag] = []
     text = block.text
     if han_share(text) < 0.5:
@@ -124,9 +137,9 @@ def _latin_flags(block: Block, line_starts: list[tuple[int, int]]) -> list[Flag]
         after = text[end] if end < len(text) else ""
         if before.isdigit() or after.isdigit() or before.isalpha() and not is_han(before):
             continue  # part of a code like 5G or H5N1
-        if word.isupper() and len(word) <= ACRONYM_MAX:
+        if before in ADDRESS_MARKS or after in ADDRESS_MARKS:
             continue
-        if len(word) < 2:
+        if not word.islower() or len(word) < 2 or _in_brackets(text, start):
             continue
         # The word must sit inside Chinese text: a Han character or Chinese punctuation
         # within one space on at least one side.
@@ -146,9 +159,24 @@ def _starts_new_block(line: _Line) -> bool:
     return bool(line.lead) or bool(BULLET.match(line.text)) or bool(DATELINE_START.match(line.text)) or bool(DATELINE_END.match(line.text))
 
 
-def _join_text(left: str, right: str) -> str:
-    """Join two pieces of one paragraph: Chinese needs no space, Latin words do."""
-    if left and right and left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
+def _is_latin_script(text: str) -> bool:
+    """Is the text written mostly in letters other than Han characters (English, say)?"""
+    letters = [char for char in text if char.isalpha()]
+    return bool(letters) and sum(1 for char in letters if is_han(char)) * 2 < len(letters)
+
+
+def _join_text(left: str, right: str, latin_script: bool) -> str:
+    """Join two pieces of one paragraph cut by a line or page break.
+
+    Chinese needs no space, not even around digits (14|.7亿 is 14.7亿), except between two
+    Latin words. A Latin-script text needs one, except after a word hyphenated at the break.
+    """
+    if not left or not right:
+        return left + right
+    if latin_script:
+        hyphenated = left[-1] == "-" and left[-2:-1].isalpha()
+        return left + right if hyphenated else left + " " + right
+    if left[-1].isascii() and left[-1].isalpha() and right[0].isascii() and right[0].isalpha():
         return left + " " + right
     return left + right
 
@@ -188,8 +216,14 @@ def _is_prose(text: str) -> bool:
 
 
 def _continues(text: str) -> bool:
-    """Can ``text`` be the second half of a sentence cut by a break?"""
-    return not (BULLET.match(text) or DATELINE_START.match(text) or DATELINE_END.match(text))
+    """Can ``text`` be the second half of a sentence cut by a break?
+
+    It must finish the sentence or run on as prose: a heading (short, no full stop)
+    after a paragraph that stops short, say at a jump line (下转第二版), starts something new.
+    """
+    if BULLET.match(text) or DATELINE_START.match(text) or DATELINE_END.match(text):
+        return False
+    return ends_sentence(text) or _is_prose(text)
 
 
 def clean(source: Source) -> Text:
@@ -200,12 +234,13 @@ def clean(source: Source) -> Text:
     # For each block, where its text came from: (offset in block text, source line).
     origins: list[list[tuple[int, int]]] = []
     for raw in _raw_blocks(lines):
+        latin_script = _is_latin_script(" ".join(line.text for line in raw.lines))
         text = raw.lines[0].text
         starts = [(0, raw.lines[0].number)]
         for previous, line in zip(raw.lines, raw.lines[1:]):
-            starts.append((len(text), line.number))
             changes.append(Change("join-lines", line.number, previous.text[-CONTEXT:] + "⏎" + line.text[:CONTEXT], previous.text[-CONTEXT:] + line.text[:CONTEXT]))
-            text = _join_text(text, line.text)
+            text = _join_text(text, line.text, latin_script)
+            starts.append((len(text) - len(line.text), line.number))
         block = Block(
             text=text,
             line=raw.lines[0].number,
@@ -223,9 +258,10 @@ def clean(source: Source) -> Text:
         ):
             left = previous_block.text
             changes.append(Change("join-page-break", block.line, left[-CONTEXT:] + "⏎⏎" + text[:CONTEXT], left[-CONTEXT:] + text[:CONTEXT]))
-            offset = len(left)
+            joined = _join_text(left, text, _is_latin_script(left + text))
+            offset = len(joined) - len(text)
             merged = Block(
-                text=_join_text(left, text),
+                text=joined,
                 line=previous_block.line,
                 end_line=block.end_line,
                 attached=previous_block.attached,

@@ -51,6 +51,7 @@ _AFTER = "|".join(sorted(TITLES + SPEECH, key=len, reverse=True))
 AFTER_TITLE = re.compile(rf"(?:{_TITLE})([{HAN}]{{2,4}})")
 BEFORE_WORD = re.compile(rf"([{HAN}]{{2,4}}?)(?={_AFTER})")
 STANDS_BEFORE = re.compile(rf"^(?:[^{HAN}]|{_AFTER}|$)")
+TITLE_OR_SPEECH = re.compile(rf"^(?:{_AFTER})")
 
 # Function characters: an n-gram starting or ending with one is not a term.
 FUNCTION_CHARS = set("的了和与及或并而在是为对把被将要也就都其这那之于以上下中个们有不我他她它你从向到由等该各此")
@@ -75,13 +76,21 @@ def _stands_alone(name: str, text: str) -> bool:
     return False
 
 
-def _name_from(candidate: str, text: str) -> str | None:
+def _name_from(candidate: str, text: str, following: str = "") -> str | None:
+    """The name at the start of ``candidate`` (the Han run after a title); ``following`` is
+    the text after the run."""
     surname = _surname_prefix(candidate)
     if not surname:
         return None
     for length in (surname + 2, surname + 1):
         name = candidate[:length]
-        if len(name) == length and _stands_alone(name, text):
+        if len(name) != length:
+            continue
+        # 发言人张明说: the last character of 张明说 starts a verb of speech, so the name
+        # is 张明. (王贺胜说 is 王贺胜: 胜说 starts no such word.)
+        if length == surname + 2 and TITLE_OR_SPEECH.match(candidate[surname + 1 :] + following):
+            continue
+        if _stands_alone(name, text):
             return name
     return None
 
@@ -95,7 +104,7 @@ def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
     whole = text if context is None else context
     found: Counter[str] = Counter()
     for match in AFTER_TITLE.finditer(text):
-        name = _name_from(match.group(1), whole)
+        name = _name_from(match.group(1), whole, text[match.end(1) :])
         if name:
             found[name] += 1
     for match in BEFORE_WORD.finditer(text):

@@ -18,7 +18,9 @@ HAN_CHAR = re.compile(f"[{HAN}]")
 CJK_PUNCT = "，。、；：？！（）“”‘’《》〈〉【】「」『』〔〕—…·～"
 
 # Marks that end a sentence. A closing quote or bracket after one of them still ends it.
-SENTENCE_END = "。！？!?…"
+# The Latin full stop is one too: Chinese text ends its sentences with 。, so a '.' at
+# the end of a paragraph is the end of a sentence in a Latin-script text.
+SENTENCE_END = "。！？!?…."
 CLOSERS = "”’）」』》)\"'】〕"
 
 # Clause punctuation: its presence marks running prose rather than a heading.
@@ -37,7 +39,9 @@ AGENCIES = (
 )
 _AGENCY = "|".join(sorted(AGENCIES, key=len, reverse=True))
 _NUM = "[0-9０-９一二三四五六七八九十〇零两]{1,3}"
-_DATE = f"(?:{_NUM}月{_NUM}日|{_NUM}日)"
+# A dateline may name the year too: 新华社北京2022年5月5日电.
+_YEAR = "(?:[0-9]{4}|[０-９]{4}|[〇零○一二三四五六七八九]{4})年"
+_DATE = f"(?:(?:{_YEAR})?{_NUM}月{_NUM}日|{_NUM}日)"
 _PAREN = r"(?:[（(][^）)]{0,30}[）)])"
 # A place name: a short Han run that does not swallow the 电 closing the dateline.
 _PLACE = f"(?:(?![电電讯訊])[{HAN}]){{1,8}}?"

@@ -88,7 +88,10 @@ class _Draft:
 
 def _parse_dateline(match: re.Match[str], position: str) -> Dateline:
     groups = match.groupdict()
-    agency = groups.get("agency") or groups.get("paper2") or (groups.get("paper") and match.group("paper") + "讯")
+    # The paper's own report, with or without place and date, is signed 本报讯 (本報訊 in
+    # traditional characters) so that all of them share one agency.
+    paper = groups.get("paper")
+    agency = groups.get("agency") or groups.get("paper2") or (paper and paper + ("訊" if paper == "本報" else "讯"))
     place = groups.get("place") or groups.get("pplace")
     date = groups.get("date") or groups.get("pdate")
     return Dateline(
@@ -157,7 +160,10 @@ def _assign_headings(drafts: list[_Draft], orphan_runs: list[list[Block]]) -> li
             (support(block.text, pairs) for block in draft.run_above for other, pairs in enumerate(body_pairs) if other != index),
             default=0.0,
         )
-        if own >= POSITIONAL_SUPPORT or own >= elsewhere:
+        # A run is taken from the body below it only for a body it describes better, and
+        # well enough to be given to it: one that shares a pair or two by chance with
+        # another body (上海 in both, say) stays a headline, not a stray notice.
+        if own >= POSITIONAL_SUPPORT or own >= elsewhere or elsewhere < DETACHED_SUPPORT:
             draft.headings.extend(draft.run_above)
         else:
             detached.extend(draft.run_above)
