@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from . import clean, collate, describe, ingest, manifest, output, render, search, split
+from . import cache, clean, collate, describe, ingest, manifest, output, render, search, split
 from .config import Config
 from .models import Article, Collection, Page, Problem, Source, Text
 from .theme import Theme
@@ -93,9 +93,38 @@ class BuildReport:
 
 
 def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> BuildReport:
-    """Gather, render and write the site into config.output_path."""
+    """Gather, render and write the site into config.output_path, redoing only what changed.
+
+    ``clean_build`` ignores every cache and writes every file anew.
+    """
     started = time.perf_counter()
-    collection = gather(config)
-    pages = render_site(collection, config)
-    written = output.write_site(pages, config.output_path, clean=clean_build)
-    return BuildReport(collection, len(pages), written, time.perf_counter() - started)
+    progress = output.Progress(not quiet)
+    store = cache.BuildCache(config.output_path)
+    with output.build_lock(store.lock_file, config.output_path):
+        inputs = cache.fingerprint(config)
+        record = None if clean_build else store.load_record()
+        collection = None if clean_build else store.load_collection(inputs.gather)
+        if collection is not None and record is not None and record.inputs == inputs and store.site_matches(record):
+            # Nothing the site is made from has changed and nobody touched it: write nothing.
+            return BuildReport(collection, len(record.files), 0, time.perf_counter() - started)
+        if collection is None:
+            # The stages of gather(), with clean/split/describe taken per source from the cache.
+            sources, skipped, problems = ingest.ingest(config.content_path)
+            results = store.read_sources(sources, config, _read_sources, use_cache=not clean_build, progress=progress)
+            texts = tuple(text for text, _, _ in results)
+            articles = tuple(article for _, source_articles, _ in results for article in source_articles)
+            all_problems = list(problems)
+            for text, _, source_problems in results:
+                all_problems.extend(source_problems)
+                all_problems.extend(
+                    Problem(text.source.file, flag.line, f"flagged {flag.kind}: {flag.context}") for flag in text.flags
+                )
+            collated, dispatches = collate.collate(articles, config)
+            collection = Collection(sources, skipped, texts, collated, dispatches, tuple(all_problems))
+            store.save_collection(inputs.gather, collection)
+        pages = render_site(collection, config)
+        known = None if clean_build else (record.files if record is not None else {})
+        written = output.write_site(pages, config.output_path, record=known, progress=progress)
+        store.save_record(cache.BuildRecord(inputs, dict(written.files)))
+    progress.finish()
+    return BuildReport(collection, len(pages), len(written.written), time.perf_counter() - started)

@@ -1,0 +1,246 @@
+"""What a build was made from, and the work it can reuse.
+
+Everything lives in ``.jianbao-cache/`` beside the output folder (git-ignored):
+
+- ``<output>.record.json``: the build record: the keys of the inputs the site was built
+  from and, for every output file, its sha256, size and mtime. A build whose inputs
+  have the same keys as the record, over an output that still matches it, writes nothing.
+- ``<output>.collection.pickle``: the last gathered collection with the key it was
+  gathered under, so a theme edit (or no edit) skips every stage before rendering.
+- ``stages/``: per source, the result of clean, split and describe, keyed on everything
+  those stages read (the source's bytes, name and sidecar, the config digest and the
+  generator's code), so changing one source redoes only that source's stages.
+- ``<output>.lock``: held by the build writing that output.
+
+A key that misses an input would serve stale pages, so every key is built from
+whole folders (all of content/, all of themes/) rather than a guess of what is used.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import pickle
+import platform
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .config import Config
+from .models import Article, Collection, Problem, Source, Text
+from .output import FileState, Progress, scan, unchanged_since
+
+CACHE_FOLDER = ".jianbao-cache"
+# Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
+_FORMAT = 1
+# The environment variables that can change the output (reproducible dates, see the snapshot issue).
+_ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
+
+SourceResult = tuple[Text, tuple[Article, ...], tuple[Problem, ...]]
+ReadSources = Callable[[tuple[Source, ...], Config], Sequence[SourceResult]]
+
+
+def _hash_json(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file below ``folder`` by relative path; empty when the folder is missing."""
+    hashes: dict[str, str] = {}
+    for path in scan(folder):
+        with open(folder / path, "rb") as handle:
+            hashes[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return hashes
+
+
+def package_hash(package: Path) -> str:
+    """A hash of every file of a package folder (code and any data it reads), bytecode aside."""
+    return _hash_json({path: digest for path, digest in folder_hashes(package).items() if "__pycache__" not in path})
+
+
+@functools.cache
+def code_hash() -> str:
+    """The generator as it runs: its version, its package's files, Python and the installed packages.
+
+    Taken once per process: a long-running ``serve`` keeps running the code it loaded,
+    so edits to the package on disk must not be taken for the code that builds.
+    """
+    distributions = sorted(f"{dist.metadata['Name']}=={dist.version}" for dist in importlib.metadata.distributions())
+    return _hash_json(
+        {
+            "version": __version__,
+            "package": package_hash(Path(__file__).parent),
+            "python": platform.python_version(),
+            "distributions": distributions,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The keys of what a build reads, split by the stages that read it."""
+
+    gather: str  # content/, config, code, environment: everything the collection depends on
+    site: str  # gather + themes/: everything the output depends on
+
+
+def fingerprint(config: Config) -> Inputs:
+    environment = {name: os.environ.get(name) for name in _ENVIRONMENT}
+    gather = _hash_json(
+        {
+            "format": _FORMAT,
+            "content": folder_hashes(config.content_path),
+            "config": config.digest(),
+            "code": code_hash(),
+            "environment": environment,
+        }
+    )
+    site = _hash_json({"gather": gather, "themes": folder_hashes(config.themes_path)})
+    return Inputs(gather=gather, site=site)
+
+
+def stage_key(source: Source, config: Config) -> str:
+    """Everything clean, split and describe read for one source."""
+    return _hash_json(
+        {
+            "format": _FORMAT,
+            "id": source.id,
+            "file": source.file,
+            "sha256": source.sha256,
+            "encoding": source.encoding,
+            "sidecar": repr(source.sidecar),
+            "config": config.digest(),
+            "code": code_hash(),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    inputs: Inputs
+    files: dict[str, FileState]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` in one rename, so a crash leaves the old file or the new one, never half."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+class BuildCache:
+    """The cache folder of one output folder."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.folder = output.parent / CACHE_FOLDER
+        self.lock_file = self.folder / f"{output.name}.lock"
+        self._record_file = self.folder / f"{output.name}.record.json"
+        self._collection_file = self.folder / f"{output.name}.collection.pickle"
+        self._stages = self.folder / "stages"
+
+    # The build record ------------------------------------------------------------
+
+    def load_record(self) -> BuildRecord | None:
+        try:
+            data = json.loads(self._record_file.read_text(encoding="utf-8"))
+            if data["format"] != _FORMAT:
+                return None
+            inputs = Inputs(gather=data["inputs"]["gather"], site=data["inputs"]["site"])
+            files = {path: FileState(*state) for path, state in data["files"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # no record, or one from another version: build as if there were none
+        return BuildRecord(inputs, files)
+
+    def save_record(self, record: BuildRecord) -> None:
+        data = {
+            "format": _FORMAT,
+            "inputs": {"gather": record.inputs.gather, "site": record.inputs.site},
+            "files": {path: [s.sha256, s.size, s.mtime_ns] for path, s in sorted(record.files.items())},
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self._record_file, json.dumps(data, ensure_ascii=False, indent=0).encode())
+
+    def site_matches(self, record: BuildRecord) -> bool:
+        """True when the output holds exactly the files the record lists, none touched since."""
+        present = scan(self.output)
+        if present.keys() != record.files.keys():
+            return False
+        return all(unchanged_since(stat, record.files[path]) for path, stat in present.items())
+
+    # The gathered collection -----------------------------------------------------
+
+    def load_collection(self, key: str) -> Collection | None:
+        try:
+            with open(self._collection_file, "rb") as handle:
+                if handle.readline().rstrip(b"\n") != key.encode("ascii"):
+                    return None
+                collection = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+        return collection if isinstance(collection, Collection) else None
+
+    def save_collection(self, key: str, collection: Collection) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = key.encode("ascii") + b"\n" + pickle.dumps(collection, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_atomically(self._collection_file, data)
+
+    # Per-source stages -----------------------------------------------------------
+
+    def _stage_file(self, key: str) -> Path:
+        return self._stages / key[:2] / f"{key}.pickle"
+
+    def _load_stage(self, key: str) -> SourceResult | None:
+        try:
+            with open(self._stage_file(key), "rb") as handle:
+                result = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+        return result if isinstance(result, tuple) and len(result) == 3 else None
+
+    def read_sources(
+        self,
+        sources: tuple[Source, ...],
+        config: Config,
+        read: ReadSources,
+        *,
+        use_cache: bool,
+        progress: Progress,
+    ) -> list[SourceResult]:
+        """Clean, split and describe every source, taking each from the cache where its key is there.
+
+        ``read`` runs the stages for the sources the cache misses (in parallel where it
+        pays). The cache keeps the entries of this build only, so it does not grow with
+        every edit.
+        """
+        keys = [stage_key(source, config) for source in sources]
+        results: list[SourceResult | None] = [self._load_stage(key) if use_cache else None for key in keys]
+        missing = [i for i, result in enumerate(results) if result is None]
+        # Chunks only to move the progress bar; each chunk still runs in parallel.
+        step = 256 if progress.enabled else max(1, len(missing))
+        for start in range(0, len(missing), step):
+            chunk = missing[start : start + step]
+            computed = read(tuple(sources[i] for i in chunk), config)
+            if len(computed) != len(chunk):
+                raise RuntimeError(f"read {len(computed)} results for {len(chunk)} sources")
+            for i, result in zip(chunk, computed):
+                results[i] = result
+                path = self._stage_file(keys[i])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomically(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            progress.update("read", min(start + step, len(missing)), len(missing))
+        self._prune_stages(set(keys))
+        return [result for result in results if result is not None]
+
+    def _prune_stages(self, keep: Iterable[str]) -> None:
+        wanted = {f"{key}.pickle" for key in keep}
+        if not self._stages.is_dir():
+            return
+        for folder in self._stages.iterdir():
+            for entry in folder.iterdir():
+                if entry.name not in wanted:
+                    entry.unlink()

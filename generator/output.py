@@ -1,0 +1,257 @@
+"""Writing the site: into a fresh sibling folder that is swapped in whole.
+
+Nobody (a reader, the preview server, a sync job) ever sees a half-written site:
+the new site is assembled in ``<output>.building-<pid>`` beside the output and
+exchanged with it by a rename. A file whose bytes did not change is hard-linked
+from the site it replaces, so it keeps its inode, its bytes and its mtime; a
+build that changes nothing writes nothing and touches no file at all.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from stat import S_ISREG
+from typing import TextIO
+
+from .models import Page
+
+
+class BuildLocked(Exception):
+    """Another build holds the lock on the same output folder."""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a built file was when it was written: enough to know it is still the same."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What ``write_site`` did; ``files`` describes the whole site as it now stands."""
+
+    files: Mapping[str, FileState]  # path relative to the output root -> state, in path order
+    written: tuple[str, ...]  # new or changed files
+    removed: tuple[str, ...]  # files of the previous site that the new one does not have
+
+
+class Progress:
+    """A one-line progress bar on stderr; silent unless stderr is a terminal."""
+
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled and self._stream.isatty()
+        self._last = 0.0
+
+    def update(self, label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        # Redrawing is throttled: a terminal repaint per file would cost more than the write.
+        if not self.enabled or (done < total and now - self._last < 0.1):
+            return
+        self._last = now
+        width = 30
+        filled = width * done // total if total else width
+        self._stream.write(f"\r{label:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}\x1b[K")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+@contextmanager
+def build_lock(lock_file: Path, output: Path) -> Iterator[None]:
+    """Hold an exclusive lock for a build of ``output``; refuse at once if another build holds it.
+
+    ``flock`` is released by the kernel when the holder dies, so a crashed build never
+    leaves a stale lock behind (a lock made with O_EXCL would).
+    """
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise BuildLocked(
+                f"{output}: another build (process {holder}) is writing this output folder; "
+                f"wait for it to finish (lock file {lock_file})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{path!r}: not a safe relative output path")
+
+
+def scan(output: Path) -> dict[str, os.stat_result]:
+    """Every regular file below ``output`` (relative path -> lstat), in path order."""
+    found: dict[str, os.stat_result] = {}
+    if not output.is_dir():
+        return found
+    root = str(output)
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        relative = os.path.relpath(folder, root)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        for name in files:
+            found[prefix + name] = os.lstat(os.path.join(folder, name))
+    return dict(sorted(found.items()))
+
+
+def _sha256_file(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def unchanged_since(stat: os.stat_result, state: FileState) -> bool:
+    """True when a file still is what the build record says (same size and mtime, a regular file)."""
+    return (
+        S_ISREG(stat.st_mode) and stat.st_size == state.size and stat.st_mtime_ns == state.mtime_ns
+    )
+
+
+def _current_hashes(
+    output: Path, present: Mapping[str, os.stat_result], wanted: Mapping[str, bytes], record: Mapping[str, FileState]
+) -> dict[str, str]:
+    """The sha256 of every present file that the new site also has.
+
+    The build record vouches for a file whose size and mtime did not move; any
+    other file is read, so an edit made by hand in the output is never trusted.
+    A file left out differs from its new bytes.
+    """
+    hashes: dict[str, str] = {}
+    for path, stat in present.items():
+        if path not in wanted:
+            continue
+        state = record.get(path)
+        if state is not None and unchanged_since(stat, state):
+            hashes[path] = state.sha256
+        elif S_ISREG(stat.st_mode) and stat.st_size == len(wanted[path]):
+            # A file of another size cannot hold the same bytes; only same-sized ones are read.
+            hashes[path] = _sha256_file(output / path)
+    return hashes
+
+
+_RENAME_EXCHANGE = 2  # from <linux/fs.h>
+
+
+def _exchange(new: Path, old: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
+        return False  # a file system without RENAME_EXCHANGE: fall back to two renames
+    raise OSError(code, os.strerror(code), str(new), None, str(old))
+
+
+def _remove_leftovers(output: Path) -> None:
+    """Remove the working folders of builds that died before cleaning up (the lock is held)."""
+    pattern = re.compile(re.escape(output.name) + r"\.(building|previous)-\d+")
+    if not output.parent.is_dir():
+        return
+    for entry in output.parent.iterdir():
+        if pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+
+
+def _swap_in(new: Path, output: Path) -> None:
+    if not output.exists():
+        os.rename(new, output)
+        return
+    if _exchange(new, output):
+        shutil.rmtree(new)  # ``new`` now holds the previous site
+        return
+    previous = output.with_name(f"{output.name}.previous-{os.getpid()}")
+    os.rename(output, previous)
+    os.rename(new, output)
+    shutil.rmtree(previous)
+
+
+def write_site(
+    pages: tuple[Page, ...],
+    output: Path,
+    *,
+    record: Mapping[str, FileState] | None,
+    progress: Progress | None = None,
+) -> WriteReport:
+    """Make ``output`` hold exactly ``pages``.
+
+    ``record`` is what the previous build wrote (from the build record), or None to
+    trust nothing and write every file anew (``--clean``). Call it under ``build_lock``.
+    """
+    wanted: dict[str, bytes] = {}
+    for page in pages:
+        _check_path(page.path)
+        if page.path in wanted:
+            raise ValueError(f"{page.path!r}: two pages have this output path")
+        wanted[page.path] = page.content
+    new_hashes = {path: hashlib.sha256(content).hexdigest() for path, content in sorted(wanted.items())}
+    present = scan(output)
+    old_hashes = _current_hashes(output, present, wanted, record) if record is not None else {}
+    same = {path for path, digest in new_hashes.items() if old_hashes.get(path) == digest}
+    removed = tuple(path for path in present if path not in wanted)
+    written = tuple(path for path in new_hashes if path not in same)
+    if record is not None and not written and not removed and output.is_dir():
+        files = {path: FileState(new_hashes[path], present[path].st_size, present[path].st_mtime_ns) for path in new_hashes}
+        return WriteReport(files, (), ())
+
+    _remove_leftovers(output)
+    building = output.with_name(f"{output.name}.building-{os.getpid()}")
+    files: dict[str, FileState] = {}
+    try:
+        building.mkdir(parents=True)
+        folders = sorted({path.rsplit("/", 1)[0] for path in new_hashes if "/" in path})
+        for folder in folders:
+            (building / folder).mkdir(parents=True, exist_ok=True)
+        total = len(new_hashes)
+        for done, (path, digest) in enumerate(new_hashes.items(), 1):
+            target = building / path
+            if path in same:
+                try:
+                    os.link(output / path, target)
+                except OSError:
+                    shutil.copy2(output / path, target)  # a file system without hard links
+            else:
+                target.write_bytes(wanted[path])
+            stat = target.stat()
+            files[path] = FileState(digest, stat.st_size, stat.st_mtime_ns)
+            if progress is not None:
+                progress.update("write", done, total)
+        _swap_in(building, output)
+    except BaseException:
+        # Interrupted or failed: the previous site stays exactly as it was.
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return WriteReport(files, written, removed)

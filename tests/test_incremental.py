@@ -1,0 +1,313 @@
+"""Incremental and atomic builds: what changed is rebuilt, nothing else is touched.
+
+Every kind of input (a source, a sidecar, the config, a template, a static file of the
+theme, the generator's code, SOURCE_DATE_EPOCH) is changed in turn and the output must
+follow: a cache whose key missed one of them would serve a stale page here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import cache, output, pipeline
+from generator.config import Config, load_config
+from generator.models import Page
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_project(root: Path) -> Path:
+    """A copy of the seed project (content, themes, config) in ``root``; returns the config file."""
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "themes", root / "themes")
+    shutil.copy(REPO / "config.yaml", root / "config.yaml")
+    return root / "config.yaml"
+
+
+def files_state(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file below ``folder``: (inode, mtime in ns, bytes)."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            state[path.relative_to(folder).as_posix()] = (stat.st_ino, stat.st_mtime_ns, path.read_bytes())
+    return state
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+def load(config_file: Path) -> Config:
+    return load_config(config_file)
+
+
+def build(config_file: Path, **flags: bool) -> pipeline.BuildReport:
+    return pipeline.build(load(config_file), quiet=True, **flags)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the sources whose clean/split/describe stages actually ran."""
+    seen: list[str] = []
+    real = pipeline.read_source
+
+    def counting(source, config):  # type: ignore[no-untyped-def]
+        seen.append(source.id)
+        return real(source, config)
+
+    monkeypatch.setattr(pipeline, "read_source", counting)
+    return seen
+
+
+def source_files(project: Path) -> list[Path]:
+    return sorted((project.parent / "content").glob("*.txt"))
+
+
+def test_a_build_with_no_change_touches_no_file(project: Path) -> None:
+    first = build(project)
+    site = project.parent / "output"
+    before = files_state(site)
+    folder_before = site.stat()
+    record = project.parent / cache.CACHE_FOLDER / "output.record.json"
+    record_before = record.stat().st_mtime_ns
+    second = build(project)
+    assert second.written == 0
+    assert second.pages == first.pages
+    assert files_state(site) == before
+    assert (site.stat().st_ino, site.stat().st_mtime_ns) == (folder_before.st_ino, folder_before.st_mtime_ns)
+    assert record.stat().st_mtime_ns == record_before
+    # The summary still reports the whole collection, read from the cache.
+    assert second.collection == first.collection
+
+
+def test_the_report_of_a_no_change_build_equals_a_fresh_gather(project: Path) -> None:
+    build(project)
+    again = build(project)
+    assert again.collection == pipeline.gather(load(project))
+
+
+def test_editing_one_source_rereads_only_it_and_rewrites_only_changed_files(project: Path, reads: list[str]) -> None:
+    build(project)
+    site = project.parent / "output"
+    before = files_state(site)
+    edited = source_files(project)[1]
+    text = edited.read_text(encoding="utf-8")
+    edited.write_text(text + "\n\n增补一段测试文字，用来检验增量构建。\n", encoding="utf-8")
+    reads.clear()
+    report = build(project)
+    assert reads == [edited.stem]
+    after = files_state(site)
+    raw_path = f"sources/{edited.stem}/{edited.name}"
+    assert after[raw_path][2] == edited.read_bytes()
+    assert "检验增量构建" in (site / f"sources/{edited.stem}/index.html").read_text(encoding="utf-8")
+    changed = {path for path in after if path not in before or before[path][2] != after[path][2]}
+    assert report.written == len(changed)
+    for path, (inode, mtime, data) in after.items():
+        if path in before and before[path][2] == data:
+            # Same bytes: the very same file, never rewritten.
+            assert (inode, mtime) == before[path][:2], path
+    for other in source_files(project):
+        if other != edited:
+            raw = f"sources/{other.stem}/{other.name}"
+            assert after[raw][:2] == before[raw][:2]
+
+
+def test_a_sidecar_is_an_input_of_its_source(project: Path, reads: list[str]) -> None:
+    build(project)
+    source = source_files(project)[0]
+    Path(f"{source}.yaml").write_text("added: 2001-02-03\n", encoding="utf-8")
+    reads.clear()
+    build(project)
+    assert reads == [source.stem]
+    manifest = json.loads((project.parent / "output" / "manifest.json").read_text(encoding="utf-8"))
+    assert "2001-02-03" in json.dumps(manifest)
+
+
+def test_adding_and_removing_a_source_adds_and_removes_its_pages(project: Path) -> None:
+    build(project)
+    site = project.parent / "output"
+    first = source_files(project)[0]
+    copy = first.with_name("zz_copy.txt")
+    shutil.copy(first, copy)
+    build(project)
+    assert (site / "sources/zz_copy/index.html").is_file()
+    copy.unlink()
+    build(project)
+    assert not (site / "sources/zz_copy").exists()
+
+
+def test_a_config_change_changes_the_pages(project: Path, reads: list[str]) -> None:
+    build(project)
+    project.write_text(project.read_text(encoding="utf-8").replace("title: 剪报 Jianbao", "title: 另一个标题"), encoding="utf-8")
+    reads.clear()
+    build(project)
+    assert "另一个标题" in (project.parent / "output" / "index.html").read_text(encoding="utf-8")
+    # The config digest is part of every source's stage key: describe may read any setting.
+    assert sorted(reads) == [path.stem for path in source_files(project)]
+
+
+def test_a_template_change_changes_the_pages_without_rereading_sources(project: Path, reads: list[str]) -> None:
+    build(project)
+    template = project.parent / "themes" / "default" / "templates" / "base.html"
+    template.write_text(template.read_text(encoding="utf-8") + "<!-- template edited -->\n", encoding="utf-8")
+    reads.clear()
+    build(project)
+    assert "<!-- template edited -->" in (project.parent / "output" / "index.html").read_text(encoding="utf-8")
+    assert reads == []
+
+
+def test_a_static_file_change_is_copied(project: Path) -> None:
+    build(project)
+    static = sorted(path for path in (project.parent / "themes" / "default" / "static").rglob("*.css") if path.is_file())[0]
+    static.write_bytes(static.read_bytes() + b"\n/* static edited */\n")
+    build(project)
+    published = project.parent / "output" / "static" / static.relative_to(project.parent / "themes" / "default" / "static")
+    assert published.read_bytes() == static.read_bytes()
+
+
+def test_source_date_epoch_is_an_input(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    build(project)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "946684800")  # 2000-01-01T00:00:00Z
+    report = build(project)
+    assert report.written > 0
+    assert "2000-01-01" in (project.parent / "output" / "manifest.json").read_text(encoding="utf-8")
+
+
+def test_a_code_change_reruns_every_stage(project: Path, reads: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    build(project)
+    monkeypatch.setattr(cache, "code_hash", lambda: "another generator")
+    reads.clear()
+    report = build(project)
+    assert sorted(reads) == [path.stem for path in source_files(project)]
+    assert report.written == 0  # the same code under another hash makes the same bytes
+
+
+def test_the_code_hash_covers_every_file_of_the_package(tmp_path: Path) -> None:
+    package = tmp_path / "generator"
+    shutil.copytree(REPO / "generator", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache.package_hash(package)
+    (package / "lexicon.py").write_text((package / "lexicon.py").read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert cache.package_hash(package) != before
+    (package / "data.txt").write_text("a data file the code reads\n", encoding="utf-8")
+    assert cache.package_hash(package) != before
+
+
+def test_a_hand_edited_output_file_is_restored(project: Path) -> None:
+    build(project)
+    page = project.parent / "output" / "index.html"
+    good = page.read_bytes()
+    page.write_bytes(b"vandalised")
+    report = build(project)
+    assert page.read_bytes() == good
+    assert report.written == 1
+
+
+def test_clean_rereads_every_source_and_rewrites_every_file(project: Path, reads: list[str]) -> None:
+    build(project)
+    site = project.parent / "output"
+    before = files_state(site)
+    reads.clear()
+    report = build(project, clean_build=True)
+    assert sorted(reads) == [path.stem for path in source_files(project)]
+    after = files_state(site)
+    assert report.written == len(after)
+    assert {path: data for path, (_, _, data) in after.items()} == {path: data for path, (_, _, data) in before.items()}
+    assert all(after[path][0] != before[path][0] for path in after)
+
+
+def test_clean_ignores_a_stale_stage_cache(project: Path) -> None:
+    """The stage cache is trusted when its key matches; --clean trusts nothing."""
+    config = load(project)
+    build(project)
+    source = pipeline.ingest.ingest(config.content_path)[0][0]
+    entry = next((project.parent / cache.CACHE_FOLDER / "stages").rglob(f"{cache.stage_key(source, config)}.pickle"))
+    text, articles, problems = pickle.loads(entry.read_bytes())
+    stale = tuple(article.__class__(**{**article.__dict__, "headline": "陈旧的缓存标题"}) for article in articles)
+    entry.write_bytes(pickle.dumps((text, stale, problems)))
+    (project.parent / cache.CACHE_FOLDER / "output.collection.pickle").unlink()
+    catalog = project.parent / "output" / "catalog.json"
+    build(project)
+    assert "陈旧的缓存标题" in catalog.read_text(encoding="utf-8")
+    build(project, clean_build=True)
+    assert "陈旧的缓存标题" not in catalog.read_text(encoding="utf-8")
+
+
+def test_a_second_build_on_the_same_output_is_refused(project: Path) -> None:
+    config = load(project)
+    store = cache.BuildCache(config.output_path)
+    with output.build_lock(store.lock_file, config.output_path):
+        with pytest.raises(output.BuildLocked) as refused:
+            pipeline.build(config, quiet=True)
+    assert str(refused.value) == (
+        f"{config.output_path}: another build (process {os.getpid()}) is writing this output folder; "
+        f"wait for it to finish (lock file {store.lock_file})"
+    )
+    build(project)  # the lock is released with its holder
+
+
+def test_a_failed_build_leaves_the_previous_site(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(project)
+    site = project.parent / "output"
+    before = files_state(site)
+    project.write_text(project.read_text(encoding="utf-8").replace("title: 剪报 Jianbao", "title: 新"), encoding="utf-8")
+
+    def broken(collection, config):  # type: ignore[no-untyped-def]
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(pipeline, "render_site", broken)
+    with pytest.raises(RuntimeError):
+        build(project)
+    assert files_state(site) == before
+
+
+# The writer on its own -------------------------------------------------------------
+
+
+def pages(**files: str) -> tuple[Page, ...]:
+    return tuple(Page(path.replace("__", "/"), text.encode()) for path, text in sorted(files.items()))
+
+
+def test_an_interrupted_write_leaves_the_previous_site_and_no_litter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    first = output.write_site(pages(a="1", b__c="2"), site, record={})
+    before = files_state(site)
+
+    class Interrupt(output.Progress):
+        def update(self, label: str, done: int, total: int) -> None:
+            if done == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        output.write_site(pages(a="new", b__c="new", d="3"), site, record=first.files, progress=Interrupt(False))
+    assert files_state(site) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_the_folders_of_a_killed_build_are_removed(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (tmp_path / "site.building-4242" / "x").mkdir(parents=True)
+    (tmp_path / "site.previous-4243").mkdir()
+    (tmp_path / "site.keep").mkdir()
+    output.write_site(pages(a="1"), site, record={})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site", "site.keep"]
+
+
+def test_files_that_are_not_pages_are_removed_and_unsafe_paths_refused(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = output.write_site(pages(a="1", b="2"), site, record={})
+    report = output.write_site(pages(a="1"), site, record=first.files)
+    assert (report.written, report.removed) == ((), ("b",))
+    assert sorted(path.name for path in site.iterdir()) == ["a"]
+    with pytest.raises(ValueError, match=r"^'\.\./x': not a safe relative output path$"):
+        output.write_site((Page("../x", b""),), site, record=report.files)
+    with pytest.raises(ValueError, match=r"^'a': two pages have this output path$"):
+        output.write_site((Page("a", b""), Page("a", b"")), site, record=report.files)
