@@ -9,6 +9,7 @@ of the collection goes on.
 from __future__ import annotations
 
 import codecs
+import datetime
 import hashlib
 import re
 import unicodedata
@@ -112,35 +113,80 @@ def source_id(relative: str) -> str:
     return slug or "source"
 
 
+class _SidecarLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as the text the archivist typed.
+
+    PyYAML turns 2022-05-06 into a date object itself and fails with a bare ValueError
+    (no file, no line) on 2022-13-45; read as text, every date is checked here instead.
+    """
+
+
+_SidecarLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+# What a sidecar may say, and the type of each value.
+SIDECAR_KEYS: dict[str, type] = {"added": str, "date": str, "language": str, "publication": str, "year": int}
+_SIDECAR_DATES = ("added", "date")
+
+
+def _is_iso_date(value: str) -> bool:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _sidecar_value(key: str, value: object) -> str | None:
+    """Why ``value`` is not acceptable for ``key``, or None when it is."""
+    expected = SIDECAR_KEYS[key]
+    if not isinstance(value, expected) or isinstance(value, bool):
+        return f"'{key}' must be {'an integer' if expected is int else 'a string'}, not {value!r}"
+    if key in _SIDECAR_DATES and not _is_iso_date(str(value)):
+        return f"'{key}' must be an ISO date like 2022-05-05, not {value!r}"
+    if key == "year" and not 1000 <= int(str(value)) <= 9999:
+        return f"'year' must be a year of four digits, not {value!r}"
+    return None
+
+
 def _read_sidecar(path: Path, relative: str) -> tuple[Sidecar, list[Problem]]:
     sidecar_path = path.with_name(path.name + SIDECAR_SUFFIX)
     name = relative + SIDECAR_SUFFIX
     if not sidecar_path.is_file():
         return Sidecar(), []
     try:
-        data = yaml.safe_load(sidecar_path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        text = sidecar_path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return Sidecar(), [Problem(name, None, f"sidecar ignored: not UTF-8 ({error.reason} at byte {error.start})", "error")]
+    try:
+        node = yaml.compose(text, Loader=_SidecarLoader)
+        data = yaml.load(text, Loader=_SidecarLoader)
+    except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        return Sidecar(), [Problem(name, line, f"sidecar ignored: not valid YAML ({error})", "error")]
+        problem = getattr(error, "problem", None) or str(error)
+        return Sidecar(), [Problem(name, line, f"sidecar ignored: not valid YAML ({problem})", "error")]
     if data is None:
         data = {}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         return Sidecar(), [Problem(name, None, "sidecar ignored: must be a mapping of keys to values", "error")]
-    known = {"date": str, "year": int, "publication": str, "added": str, "language": str}
+    # The line each key stands on, so every complaint can point at it.
+    lines = {key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
     problems: list[Problem] = []
     values: dict[str, object] = {}
     for key, value in data.items():
-        if key not in known:
-            problems.append(Problem(name, None, f"unknown key '{key}' (known keys: {', '.join(sorted(known))})", "error"))
+        line = lines.get(str(key))
+        if key not in SIDECAR_KEYS:
+            known = ", ".join(sorted(SIDECAR_KEYS))
+            problems.append(Problem(name, line, f"unknown key '{key}' (known keys: {known})", "error"))
             continue
-        if key in ("date", "added") and not isinstance(value, str):
-            value = str(value)  # YAML reads 2022-05-05 as a date object
-        if not isinstance(value, known[key]) or isinstance(value, bool):
-            problems.append(Problem(name, None, f"'{key}' must be {'an integer' if known[key] is int else 'a string'}", "error"))
-            continue
-        if key in ("date", "added") and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
-            problems.append(Problem(name, None, f"'{key}' must be an ISO date like 2022-05-05, not {value!r}", "error"))
+        wrong = _sidecar_value(key, value)
+        if wrong is not None:
+            problems.append(Problem(name, line, wrong, "error"))
             continue
         values[key] = value
     return Sidecar(**values), problems  # type: ignore[arg-type]
