@@ -22,6 +22,21 @@ class ConfigError(Exception):
     """config.yaml is not what Jianbao understands."""
 
 
+class TextDatesLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as the text that was typed.
+
+    PyYAML would turn 2022-05-06 into a date object itself, and fails with a bare
+    ValueError (no file, no line) on an impossible one like 2022-13-45. Read as text,
+    a date is checked where it is used, with a message naming the key.
+    """
+
+
+TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class CollateConfig:
     # Character shingle length for the MinHash/n-gram candidate index.
@@ -130,6 +145,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str, file: str) -> Any:
 
 
 def _check(config: Config, file: str) -> None:
+    if config.default_year is not None and not 1000 <= config.default_year <= 9999:
+        raise ConfigError(f"{file}: 'default_year' must be a year of four digits, not {config.default_year}")
     positive = {
         "page_size": config.page_size,
         "collate.shingle": config.collate.shingle,
@@ -161,7 +178,7 @@ def load_config(path: Path | None) -> Config:
     except UnicodeDecodeError as error:
         raise ConfigError(f"{name}: not UTF-8 ({error.reason} at byte {error.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=TextDatesLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name

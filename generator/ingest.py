@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from .config import TextDatesLoader
 from .models import Problem, Sidecar, Skipped, Source
 
 # The suffix of the optional per-source metadata file: ``000.txt`` -> ``000.txt.yaml``.
@@ -113,19 +114,6 @@ def source_id(relative: str) -> str:
     return slug or "source"
 
 
-class _SidecarLoader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as the text the archivist typed.
-
-    PyYAML turns 2022-05-06 into a date object itself and fails with a bare ValueError
-    (no file, no line) on 2022-13-45; read as text, every date is checked here instead.
-    """
-
-
-_SidecarLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
 # What a sidecar may say, and the type of each value.
 SIDECAR_KEYS: dict[str, type] = {"added": str, "date": str, "language": str, "publication": str, "year": int}
 _SIDECAR_DATES = ("added", "date")
@@ -163,8 +151,8 @@ def _read_sidecar(path: Path, relative: str) -> tuple[Sidecar, list[Problem]]:
     except UnicodeDecodeError as error:
         return Sidecar(), [Problem(name, None, f"sidecar ignored: not UTF-8 ({error.reason} at byte {error.start})", "error")]
     try:
-        node = yaml.compose(text, Loader=_SidecarLoader)
-        data = yaml.load(text, Loader=_SidecarLoader)
+        node = yaml.compose(text, Loader=TextDatesLoader)
+        data = yaml.load(text, Loader=TextDatesLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
