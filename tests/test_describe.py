@@ -1,7 +1,9 @@
 """Stage 3b, describe: every pair in tests/fixtures/describe/ (NAME.txt in, NAME.yaml expected).
 
 NAME.yaml may give a ``sidecar`` (what NAME.txt.yaml would hold) and a ``config``
-(keys of config.yaml) the source is described with.
+(keys of config.yaml) the source is described with. For each article it gives the
+dateline's date as written, the date (value, precision, source), the people in order,
+keywords that must be among those found, and optionally all the ``keywords``.
 """
 
 from __future__ import annotations
@@ -37,3 +39,5 @@ def test_describe_fixture(fixture_case: tuple[Path, dict]) -> None:
         assert list(article.people) == want["people"]
         missing = [term for term in want["keywords_include"] if term not in article.keywords]
         assert not missing, article.keywords
+        if "keywords" in want:
+            assert list(article.keywords) == want["keywords"]

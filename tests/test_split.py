@@ -41,3 +41,35 @@ def test_split_fixture(fixture_case: tuple[Path, dict]) -> None:
                 assert heading not in article.paragraphs
         for quote in article.pull_quotes:
             assert quote not in article.paragraphs
+
+
+HOSTILE = (
+    '<script>alert("x")</script>',
+    "<img src=x onerror=alert(1)>",
+    '<a href="javascript:alert(1)">',
+    "{{ config.__class__ }}",
+    "{% include '/etc/passwd' %}",
+)
+
+
+def test_hostile_markup_survives_as_text(tmp_path: Path) -> None:
+    # Markup and template syntax in a source are text like any other: no stage drops,
+    # rewrites or interprets them (escaping them is the renderer's job).
+    path = tmp_path / "hostile.txt"
+    path.write_text(
+        f"{HOSTILE[0]}标题\n\n"
+        f"新华社北京5月5日电 正文{HOSTILE[1]}，详见{HOSTILE[2]}链接</a>。\n\n"
+        f"模板{HOSTILE[3]}与{HOSTILE[4]}不会被执行。\n",
+        encoding="utf-8",
+    )
+    source, _, _ = read_file(path, path.name)
+    assert source is not None
+    assert all(snippet in source.text for snippet in HOSTILE)
+    text = clean(source)
+    assert all(any(snippet in block.text for block in text.blocks) for snippet in HOSTILE)
+    (article,) = split(text)[0]
+    assert article.headline == f"{HOSTILE[0]}标题"
+    assert article.paragraphs == (
+        f"正文{HOSTILE[1]}，详见{HOSTILE[2]}链接</a>。",
+        f"模板{HOSTILE[3]}与{HOSTILE[4]}不会被执行。",
+    )
