@@ -165,6 +165,17 @@ def _is_latin_script(text: str) -> bool:
     return bool(letters) and sum(1 for char in letters if is_han(char)) * 2 < len(letters)
 
 
+def _heading_above(previous: _Line, line: _Line) -> bool:
+    """Is ``previous`` a heading set straight above its text, with no blank line between?
+
+    A line wrapped by the column fills it; a heading is well short of the line after it
+    and stops without punctuation (a paragraph's short last line ends with 。 or the like,
+    a word hyphenated at the end of a line with '-').
+    """
+    text = previous.text
+    return len(text) * 5 < len(line.text) * 3 and text[-1].isalnum()
+
+
 def _join_text(left: str, right: str, latin_script: bool) -> str:
     """Join two pieces of one paragraph cut by a line or page break.
 
@@ -198,7 +209,7 @@ def _raw_blocks(lines: list[_Line]) -> list[_RawBlock]:
                 blocks.append(_RawBlock(tuple(current), attached))
                 current = []
             continue
-        if current and _starts_new_block(line):
+        if current and (_starts_new_block(line) or _heading_above(current[-1], line)):
             blocks.append(_RawBlock(tuple(current), attached))
             current = []
             attached = True

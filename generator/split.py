@@ -219,10 +219,11 @@ def _roles(draft: _Draft, kickers: bool) -> tuple[str | None, str | None, str | 
     if headline and subheadline is None and len(headline) > DECK_SPLIT_MIN_CHARS and " " in headline:
         headline, subheadline = headline.split(" ", 1)
     if section is not None:
-        if kicker is None:
-            kicker = section
-        elif headline is None:
+        # Above a headline it is the column's title; alone, it is the headline itself.
+        if headline is None:
             headline = section
+        elif kicker is None:
+            kicker = section
         else:
             subheadline = f"{subheadline} {section}" if subheadline else section
     return kicker, headline, subheadline
