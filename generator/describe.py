@@ -3,8 +3,8 @@
 Dates: the dateline's date, else the first date in the opening paragraph. The year
 comes from the date itself when it names one ('text'), else from the source's sidecar
 ('sidecar'), else from the newest year the source mentions ('source': a newspaper
-page does not report on years still to come), else from config.yaml's default_year
-('config'). Where none is known the date stays month-day: collation may still learn
+page does not report on years still to come, and a target year, 到2035年, is not
+counted), else from config.yaml's default_year ('config'). Where none is known the date stays month-day: collation may still learn
 the year from another witness of the same dispatch; nothing is guessed.
 
 People: a name is a surname and one or two more characters, standing after a title
@@ -30,7 +30,8 @@ _NUMBER = "[0-9０-９一二三四五六七八九十〇零两]{1,4}"
 DATE_PATTERN = re.compile(
     rf"(?:(?P<year>(?:19|20)[0-9]{{2}}|[一二〇零○]{{4}})年)?(?P<month>{_NUMBER})月(?P<day>{_NUMBER})日"
 )
-YEAR_PATTERN = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})年")
+# A year the source mentions. One after 到 or 至 (到2035年) is a target, not the present.
+YEAR_PATTERN = re.compile(r"(?<![0-9到至])((?:19|20)[0-9]{2})年")
 
 SURNAMES_TWO = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯", "歐陽", "諸葛")
 SURNAMES = set(
