@@ -74,6 +74,18 @@ DISTRICTS = (
     "开发区", "高新区", "自贸试验区", "经济技术开发区", "新城", "老城区", "城关镇", "东湖街道", "滨江社区",
 )
 
+# Characters that make up the names of firms, villages and projects: each article gets
+# a few such names of its own and repeats them, as a real report repeats its subject.
+NAME_CHARS = (
+    "安宁平泰和兴华丰盛源河山湖桥林石青云龙凤金玉新东南西北中长永福康顺通达明光阳海江溪峰岭川田园红绿"
+    "春秋星晨远航恒鑫瑞祥嘉元宏德信诚联合众创智汇科锦程益禾沃硕翔腾骏秀丽柏松竹梅兰芝鹤鸿雁泉港湾沙洲"
+)
+FIRM_TRADES = ("科技", "能源", "物流", "农业", "生物", "新材料", "装备", "电子", "食品", "医药", "文旅", "建设")
+FIRM_FORMS = ("有限公司", "集团", "股份有限公司", "合作社", "研究院")
+PROJECT_KINDS = (
+    "大桥", "产业园", "水库", "示范区", "物流园", "数据中心", "高速公路", "光伏电站", "智慧农场", "港区",
+    "湿地公园", "职业学校", "人民医院", "科创中心", "隧道", "污水处理厂",
+)
 ADVERBS = (
     "进一步", "持续", "全面", "加快", "扎实", "积极", "稳步", "大力", "切实", "统筹", "有序", "深入", "着力",
     "不断", "坚决", "认真", "主动", "精准", "有效",
@@ -240,9 +252,11 @@ DOMAINS = (
 )
 
 # Pairs a reprinting editor swaps (both directions): the small differences between witnesses.
+# 能够 -> 能 only: the other way would break words such as 智能 and 能源.
+ONE_WAY_SUBSTITUTIONS = (("能够", "能"), ("进一步", "更加"))
 SUBSTITUTIONS = (
-    ("指出", "强调"), ("能够", "能"), ("加快", "加速"), ("推进", "推动"), ("加强", "强化"), ("目前", "当前"),
-    ("进一步", "更加"), ("明显", "显著"), ("积极", "主动"), ("确保", "保证"), ("提高", "提升"), ("表示", "说"),
+    ("指出", "强调"), ("加快", "加速"), ("推进", "推动"), ("加强", "强化"), ("目前", "当前"),
+    ("明显", "显著"), ("积极", "主动"), ("确保", "保证"), ("提高", "提升"), ("表示", "说"),
     ("据介绍", "据了解"), ("同比增长", "比上年同期增长"), ("部署", "安排"), ("重要", "关键"), ("工作", "任务"),
     ("要求", "提出"), ("持续", "继续"), ("坚决", "坚定"), ("有关", "相关"), ("近年来", "近些年来"),
 )
@@ -307,11 +321,48 @@ class SourcePlan:
 # --------------------------------------------------------------------------------------
 
 
+# How often each kind of sentence (see Writer.sentence) is chosen, among those an article uses.
+_KIND_WEIGHTS = (14, 10, 10, 5, 6, 3, 4, 6, 8, 7, 7, 10, 8)
+
+
 class Writer:
     """Sentences, paragraphs and headlines from the vocabulary, driven by one Random."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        # The firm, village, project and person the article in hand is about.
+        self.cast: tuple[str, str, str, str] = ("", "", "", "")
+        # The article's own palette: a reporter reuses a few turns of phrase, not all of them,
+        # and writes about a few subjects of the domain, so two articles share only some words.
+        self.intros: tuple[str, ...] = INTROS
+        self.results: tuple[str, ...] = RESULTS
+        self.adverbs: tuple[str, ...] = ADVERBS
+        self.verbs: tuple[str, ...] = VERBS
+        self.objects: tuple[str, ...] = ()
+        self.kinds: tuple[int, ...] = tuple(range(len(_KIND_WEIGHTS)))
+
+    def name(self, length: int) -> str:
+        return "".join(self.rng.choice(NAME_CHARS) for _ in range(length))
+
+    def begin_article(self, domain: Domain) -> None:
+        r = self.rng
+        self.intros = tuple(r.sample(INTROS, 5))
+        self.results = tuple(r.sample(RESULTS, 4))
+        self.adverbs = tuple(r.sample(ADVERBS, 5))
+        self.verbs = tuple(r.sample(VERBS, 7))
+        self.objects = tuple(r.sample(domain.objects, min(5, len(domain.objects))))
+        self.kinds = tuple(sorted(r.sample(range(len(_KIND_WEIGHTS)), r.randint(4, 6))))
+        self.cast = (
+            f"{r.choice(CITIES)}{self.name(2)}{r.choice(FIRM_TRADES)}{r.choice(FIRM_FORMS)}",
+            f"{self.name(2)}{r.choice(('村', '社区', '镇', '街道'))}",
+            f"{self.name(2)}{r.choice(PROJECT_KINDS)}",
+            self.person(),
+        )
+
+    def about(self) -> str:
+        """Who a sentence is about: often the article's own subject, else anyone."""
+        firm, place, project, person = self.cast
+        return self.rng.choice((firm, f"{place}", f"{project}项目", firm))
 
     def person(self) -> str:
         given = self.rng.choice(GIVEN_NAMES)
@@ -326,14 +377,28 @@ class Writer:
         return f"{self.rng.randint(0, 35)}.{self.rng.randint(0, 9)}%"
 
     def action(self, domain: Domain) -> str:
-        return self.rng.choice(VERBS) + self.rng.choice(domain.objects)
+        return self.rng.choice(self.verbs) + self.rng.choice(self.objects or domain.objects)
 
     def sentence(self, domain: Domain, year: int) -> str:
         r = self.rng
-        org = r.choice(domain.orgs)
-        kind = r.choices(range(11), weights=(14, 10, 10, 5, 6, 3, 4, 6, 8, 7, 7))[0]
+        org = r.choice(domain.orgs) if r.random() < 0.6 else self.about()
+        kind = r.choices(self.kinds, weights=[_KIND_WEIGHTS[k] for k in self.kinds])[0]
+        firm, place, project, person = self.cast
+        if kind == 11:
+            return (
+                f"{place}{r.choice(('党支部书记', '负责人', '主任', '村民', '居民'))}{person}介绍，"
+                f"{r.choice(('去年', '今年', '这几年', '项目投用后'))}{place}{r.choice(self.objects)}"
+                f"{r.choice(self.results)}，{r.randint(2, 90)}户{r.choice(('村民', '居民', '商户'))}"
+                f"{r.choice(('直接受益', '实现增收', '有了稳定收入', '办事不再跑远路'))}。"
+            )
+        if kind == 12:
+            return (
+                f"在{project}{r.choice(('建设现场', '车间里', '调度中心', '展厅内'))}，{firm}"
+                f"{r.choice(('技术人员', '项目经理', '一线职工', '负责人'))}正在{r.choice(self.verbs)}"
+                f"{r.choice(self.objects)}，{r.choice(('预计年内完工', '计划明年投产', '已完成总工程量的' + str(r.randint(20, 95)) + '%', '进度比计划提前' + str(r.randint(3, 40)) + '天'))}。"
+            )
         if kind == 0:
-            return f"{r.choice(INTROS)}{org}{r.choice(ADVERBS)}{self.action(domain)}，{self.action(domain)}，{r.choice(RESULTS)}。"
+            return f"{r.choice(self.intros)}{org}{r.choice(self.adverbs)}{self.action(domain)}，{self.action(domain)}，{r.choice(self.results)}。"
         if kind == 1:
             stat = r.choice(domain.stats)
             when = r.choice(MONTH_PHRASES)
@@ -347,45 +412,45 @@ class Writer:
         if kind == 2:
             return (
                 f"{r.choice(REGIONS)}{r.choice(domain.orgs)}{r.choice(TITLES)}{self.person()}表示，"
-                f"要{r.choice(ADVERBS)}{self.action(domain)}，{self.action(domain)}，"
+                f"要{r.choice(self.adverbs)}{self.action(domain)}，{self.action(domain)}，"
                 f"为{r.choice(GOALS)}提供{r.choice(SUPPORTS)}。"
             )
         if kind == 3:
             actions = "，".join(self.action(domain) for _ in range(r.randint(2, 4)))
-            return f"{r.choice(INTROS)}要{actions}，{r.choice(ADVERBS)}{self.action(domain)}。"
+            return f"{r.choice(self.intros)}要{actions}，{r.choice(self.adverbs)}{self.action(domain)}。"
         if kind == 4:
             measure, thing = r.choice(COUNTED)
             return (
                 f"在{r.choice(CITIES)}{r.choice(DISTRICTS)}，{r.randint(3, 480)}{measure}{thing}"
-                f"{r.choice(ADVERBS)}{self.action(domain)}，{r.choice(RESULTS)}。"
+                f"{r.choice(self.adverbs)}{self.action(domain)}，{r.choice(self.results)}。"
             )
         if kind == 5:
             firsts = ("一是", "二是", "三是", "四是")
             count = r.randint(2, 4)
-            return "".join(f"{firsts[i]}{r.choice(ADVERBS)}{self.action(domain)}，{self.action(domain)}。" for i in range(count))
+            return "".join(f"{firsts[i]}{r.choice(self.adverbs)}{self.action(domain)}，{self.action(domain)}。" for i in range(count))
         if kind == 6:
             return (
                 f"{self.person()}是{r.choice(CITIES)}{r.choice(DISTRICTS)}的一名{r.choice(('基层干部', '技术人员', '个体工商户', '社区工作者', '志愿者', '企业职工', '种粮大户'))}，"
                 f"{r.randint(2, 30)}年来一直{r.choice(('扎根一线', '坚守岗位', '参与', '从事'))}"
-                f"{r.choice(domain.objects)}相关工作。"
+                f"{r.choice(self.objects)}相关工作。"
             )
         if kind == 7:
             return (
                 f"截至{r.randint(1, 12)}月底，{r.choice(REGIONS)}累计{r.choice(('完成', '建成', '实施', '投入', '发放'))}"
-                f"{r.choice(domain.stats)}{self.number()}{r.choice(UNITS)}，{r.choice(RESULTS)}。"
+                f"{r.choice(domain.stats)}{self.number()}{r.choice(UNITS)}，{r.choice(self.results)}。"
             )
         if kind == 8:
-            return f"{r.choice(INTROS)}{r.choice(REGIONS)}将{r.choice(ADVERBS)}{self.action(domain)}，推动{r.choice(domain.objects)}{r.choice(RESULTS)}。"
+            return f"{r.choice(self.intros)}{r.choice(REGIONS)}将{r.choice(self.adverbs)}{self.action(domain)}，推动{r.choice(self.objects)}{r.choice(self.results)}。"
         if kind == 9:
             return (
                 f"“{r.choice(QUOTES)}”，{r.choice(CITIES)}{r.choice(DISTRICTS)}居民{self.person()}说，"
                 f"{r.choice(('去年', '今年', '前些年', '最近'))}{r.choice(('这里', '村里', '小区', '厂里'))}"
-                f"{r.choice(domain.objects)}{r.choice(RESULTS)}。"
+                f"{r.choice(self.objects)}{r.choice(self.results)}。"
             )
         return (
             f"{r.randint(1, 12)}月{r.randint(1, 28)}日，{r.choice(CITIES)}{r.choice(DISTRICTS)}"
             f"{r.choice(domain.events)}，{r.randint(12, 900)}名{r.choice(('代表', '专家', '企业负责人', '基层干部', '群众'))}"
-            f"参加，围绕{r.choice(domain.objects)}和{r.choice(domain.objects)}{r.choice(('交流经验', '展开讨论', '提出建议', '签约合作'))}。"
+            f"参加，围绕{r.choice(self.objects)}和{r.choice(self.objects)}{r.choice(('交流经验', '展开讨论', '提出建议', '签约合作'))}。"
         )
 
     def paragraph(self, domain: Domain, year: int, target: int) -> str:
@@ -404,7 +469,7 @@ class Writer:
                 f"{self.number()}{r.choice(UNITS)}，同比增长{self.percent()}。"
             )
         return (
-            f"{org}{date.month}月{date.day}日{r.choice(domain.events)}，{r.choice(ADVERBS)}{self.action(domain)}，"
+            f"{org}{date.month}月{date.day}日{r.choice(domain.events)}，{r.choice(self.adverbs)}{self.action(domain)}，"
             f"{self.action(domain)}。"
         )
 
@@ -412,20 +477,20 @@ class Writer:
         r = self.rng
         kind = r.randrange(5)
         if kind == 0:
-            return f"{r.choice(REGIONS)}{r.choice(ADVERBS)}{self.action(domain)}"
+            return f"{r.choice(REGIONS)}{r.choice(self.adverbs)}{self.action(domain)}"
         if kind == 1:
-            return f"{r.choice(domain.orgs)}部署{r.choice(domain.objects)}工作"
+            return f"{r.choice(domain.orgs)}部署{r.choice(self.objects)}工作"
         if kind == 2:
             return f"{r.choice(MONTH_PHRASES)}{r.choice(REGIONS)}{r.choice(domain.stats)}同比增长{self.percent()}"
         if kind == 3:
-            return f"{r.choice(CITIES)}{r.choice(domain.objects)}{r.choice(RESULTS)}"
+            return f"{r.choice(CITIES)}{r.choice(self.objects)}{r.choice(self.results)}"
         return f"{self.action(domain)} {self.action(domain)}"
 
     def kicker(self, domain: Domain) -> str:
         r = self.rng
         if r.random() < 0.5:
-            return f"聚焦{r.choice(domain.objects)}"
-        return f"{r.choice(ADVERBS)}{self.action(domain)}"
+            return f"聚焦{r.choice(self.objects)}"
+        return f"{r.choice(self.adverbs)}{self.action(domain)}"
 
 
 def _dispatch(writer: Writer, number: int, rng: random.Random) -> Dispatch:
@@ -438,6 +503,7 @@ def _dispatch(writer: Writer, number: int, rng: random.Random) -> Dispatch:
     # Body length: about 1,500 characters on average, from a few hundred to ~3,000.
     target = int(rng.triangular(300, 2700, 1100))
     year = date.year
+    writer.begin_article(domain)
     paragraphs = [writer.lead(domain, date, agency != "") + writer.paragraph(domain, year, rng.randint(20, 120))]
     while sum(len(p) for p in paragraphs) < target:
         paragraphs.append(writer.paragraph(domain, year, rng.randint(60, 380)))
@@ -491,9 +557,12 @@ def _vary(paragraphs: tuple[str, ...], rng: random.Random) -> tuple[str, ...]:
         # Swap a word for its synonym about once per 400 characters.
         for _ in range(max(1, len(text) // 400)):
             if rng.random() < 0.6:
-                old, new = rng.choice(SUBSTITUTIONS)
-                if rng.random() < 0.5:
-                    old, new = new, old
+                if rng.random() < 0.1:
+                    old, new = rng.choice(ONE_WAY_SUBSTITUTIONS)
+                else:
+                    old, new = rng.choice(SUBSTITUTIONS)
+                    if rng.random() < 0.5:
+                        old, new = new, old
                 places = [m.start() for m in re.finditer(re.escape(old), text)]
                 if places:
                     at = rng.choice(places)
@@ -597,6 +666,8 @@ def _wrap(paragraph: str, width: int, rng: random.Random) -> str:
             end += 1
         lines.append(paragraph[start:end])
         start = end
+        if paragraph[start:start + 1] == " ":  # the space after a dateline never opens a line
+            start += 1
     out: list[str] = []
     for i, line in enumerate(lines):
         out.append(line)
