@@ -4,8 +4,9 @@ Dates: the dateline's date, else the first date in the opening paragraph. The ye
 comes from the date itself when it names one ('text'), else from the source's sidecar
 ('sidecar'), else from the newest year the source mentions ('source': a newspaper
 page does not report on years still to come, and a target year, 到2035年, is not
-counted), else from config.yaml's default_year ('config'). Where none is known the date stays month-day: collation may still learn
-the year from another witness of the same dispatch; nothing is guessed.
+counted), else from config.yaml's default_year ('config'). Where none is known the
+date stays month-day: collation may still learn the year from another witness of the
+same dispatch; nothing is guessed.
 
 People: a name is a surname and one or two more characters, standing after a title
 (总书记习近平, 市长龚正) or before a title or a verb of speech (王贺胜说, 李强指出). Of
