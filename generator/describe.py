@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import replace
 
 from .config import Config
-from .lexicon import HAN, is_han
+from .lexicon import HAN, HAN_RUN, is_han
 from .models import Article, DateInfo, Text
 
 _NUMBER = "[0-9０-９一二三四五六七八九十〇零两]{1,4}"
@@ -59,6 +59,7 @@ TITLE_OR_SPEECH = re.compile(rf"^(?:{_AFTER})")
 FUNCTION_CHARS = set("的了和与及或并而在是为对把被将要也就都其这那之于以上下中个们有不我他她它你从向到由等该各此")
 QUOTED = re.compile(r"[“「『]([^”」』]{2,10})[”」』]")
 KEYWORD_LIMIT = 8
+KEYWORD_CANDIDATES = 200
 
 
 def _surname_prefix(candidate: str) -> int:
@@ -133,30 +134,32 @@ def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
     is a piece of 新冠肺炎疫情, not a term of its own.
     """
     quoted = Counter(term for term in QUOTED.findall(text) if all(is_han(c) for c in term))
-    runs = re.findall(f"[{HAN}]+", text)
-    scores: dict[str, int] = {}
-    for size in range(2, 7):
-        counts: Counter[str] = Counter()
-        left: dict[str, set[str]] = {}
-        right: dict[str, set[str]] = {}
-        for run_number, run in enumerate(runs):
+    runs = HAN_RUN.findall(text)
+    counts: Counter[str] = Counter(
+        run[index : index + size] for size in range(2, 7) for run in runs for index in range(len(run) - size + 1)
+    )
+    candidates = {
+        gram for gram, count in counts.items() if count >= 2 and gram[0] not in FUNCTION_CHARS and gram[-1] not in FUNCTION_CHARS
+    }
+    # What stands either side of each occurrence of a candidate; a run's edge differs every time.
+    left: dict[str, set[str]] = {gram: set() for gram in candidates}
+    right: dict[str, set[str]] = {gram: set() for gram in candidates}
+    for run_number, run in enumerate(runs):
+        for size in range(2, 7):
             for index in range(len(run) - size + 1):
                 gram = run[index : index + size]
-                if gram[0] in FUNCTION_CHARS or gram[-1] in FUNCTION_CHARS:
-                    continue
-                counts[gram] += 1
-                # A run boundary is a different neighbour every time it occurs.
-                left.setdefault(gram, set()).add(run[index - 1] if index else f"^{run_number}")
-                end = index + size
-                right.setdefault(gram, set()).add(run[end] if end < len(run) else f"${run_number}")
-        for gram, count in counts.items():
-            if count >= 2 and len(left[gram]) >= 2 and len(right[gram]) >= 2:
-                scores[gram] = count * size
+                if gram in candidates:
+                    left[gram].add(run[index - 1] if index else f"^{run_number}")
+                    end = index + size
+                    right[gram].add(run[end] if end < len(run) else f"${run_number}")
+    scores = {gram: counts[gram] * len(gram) for gram in candidates if len(left[gram]) >= 2 and len(right[gram]) >= 2}
     chosen: list[str] = []
     for term in sorted(quoted, key=lambda t: (-quoted[t], t)):
         if term not in chosen:
             chosen.append(term)
-    for term in sorted(scores, key=lambda t: (-scores[t], t)):
+    # Only the best-scoring candidates are worth looking at; a text that repeats one long
+    # phrase would otherwise offer thousands of overlapping pieces of it.
+    for term in sorted(scores, key=lambda t: (-scores[t], t))[:KEYWORD_CANDIDATES]:
         if len(chosen) >= limit:
             break
         # A shorter gram inside a chosen term (or one containing it) adds nothing.

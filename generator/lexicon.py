@@ -13,6 +13,9 @@ import re
 # planes (Extensions B and later), where rare name characters live.
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 HAN_CHAR = re.compile(f"[{HAN}]")
+HAN_RUN = re.compile(f"[{HAN}]+")
+_HAN_ALL = re.compile(f"[{HAN}]")
+_SPACE = re.compile(r"\s")
 
 # Full-width punctuation of Chinese text (opening and closing marks included).
 CJK_PUNCT = "，。、；：？！（）“”‘’《》〈〉【】「」『』〔〕—…·～"
@@ -87,7 +90,7 @@ def ends_sentence(text: str) -> bool:
 
 def han_share(text: str) -> float:
     """Share of non-space characters that are Han: tells Chinese text from other scripts."""
-    letters = [c for c in text if not c.isspace()]
+    letters = len(text) - len(_SPACE.findall(text))
     if not letters:
         return 0.0
-    return sum(1 for c in letters if is_han(c)) / len(letters)
+    return len(_HAN_ALL.findall(text)) / letters
