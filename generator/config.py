@@ -39,23 +39,40 @@ TextDatesLoader.yaml_implicit_resolvers = {
 
 @dataclass(frozen=True)
 class CollateConfig:
-    # Character shingle length for the MinHash/n-gram candidate index.
+    # Character shingle length for the n-gram candidate index.
     shingle: int = 5
+    # The index keeps one shingle in this many (those starting at an anchor character,
+    # so every copy keeps the same ones): fewer shingles, faster grouping.
+    sample: int = 3
+    # Each article looks up its this-many rarest shingles to find its candidate copies.
+    probes: int = 16
     # A candidate pair is a reprint when the smaller witness has at least this share
     # of its shingles in the larger one (containment, so abridged copies qualify) ...
     containment: float = 0.5
-    # ... and the aligned characters cover at least this share of the smaller witness.
+    # ... and the aligned characters cover at least this share of the smaller witness ...
     aligned: float = 0.6
+    # ... and the smaller is at least this share of the larger's length: a short text
+    # found whole inside a long one is a quotation, not an abridged copy.
+    min_length_share: float = 0.2
 
 
 @dataclass(frozen=True)
 class RelatedConfig:
     # How many related dispatches a page lists at most.
     limit: int = 5
-    # A link needs at least this score (sum of the idf weights of what is shared).
-    threshold: float = 4.0
+    # A link needs at least this score: the sum over what two dispatches share of the
+    # kind's weight times the term's rarity (1 for a term of one dispatch, towards 0
+    # for a term of all): two or three rare shared terms.
+    threshold: float = 2.0
     # Terms in more than this share of the dispatches are ignored (Hugo's cardinalityThreshold).
     cardinality_threshold: float = 0.5
+    # What one shared term of each kind is worth before its rarity (idf) is applied.
+    people_weight: float = 1.5
+    places_weight: float = 1.0
+    keywords_weight: float = 1.0
+    dates_weight: float = 0.5
+    # Printed in the same source (one paper, one day).
+    sources_weight: float = 0.5
 
 
 @dataclass(frozen=True)

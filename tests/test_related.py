@@ -1,0 +1,75 @@
+"""Related dispatches: shared rare terms link, common ones do not, each link says why."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from generator.config import RelatedConfig
+from generator.models import DateInfo, Dispatch
+from generator.related import rarity, related_links
+
+
+def make_dispatch(
+    id: str,
+    text: str = "正文。",
+    *,
+    people: tuple[str, ...] = (),
+    keywords: tuple[str, ...] = (),
+    place: str | None = None,
+    date: str | None = None,
+) -> Dispatch:
+    return Dispatch(
+        id=id,
+        title=id,
+        date=DateInfo(date, "day" if date else None, "text" if date else None),
+        witnesses=(f"{id[2:]}-1",),
+        paragraphs=(text,),
+        variants=(),
+        related=(),
+        agency=None,
+        place=place,
+        people=people,
+        keywords=keywords,
+    )
+
+
+def _others(n: int) -> list[Dispatch]:
+    return [make_dispatch(f"d-{900 + i:03d}_z", keywords=(f"题{i}",)) for i in range(n)]
+
+
+def test_rarity_is_one_for_a_term_of_one_dispatch_and_falls_with_frequency() -> None:
+    assert rarity(1, 10) == 1.0
+    assert rarity(2, 10) > rarity(5, 10) > rarity(10, 10) > 0
+
+
+def test_a_shared_rare_person_and_keyword_link_both_ways_with_a_reason() -> None:
+    a = make_dispatch("d-001_a", people=("王贺胜",), keywords=("社会面清零", "四应四尽"))
+    b = make_dispatch("d-002_b", people=("王贺胜",), keywords=("社会面清零", "四应四尽"))
+    links = related_links([a, b, *_others(8)], RelatedConfig())
+    assert [link.dispatch for link in links["d-001_a"]] == ["d-002_b"]
+    assert [link.dispatch for link in links["d-002_b"]] == ["d-001_a"]
+    assert links["d-001_a"][0].reason == "共同人物：王贺胜；共同关键词：四应四尽、社会面清零"
+
+
+def test_terms_held_by_most_dispatches_are_ignored() -> None:
+    # Every dispatch has 会议 and the same day: above the cardinality threshold, worth nothing.
+    crowd = [make_dispatch(f"d-{i:03d}_c", keywords=("会议",), date="2022-05-05") for i in range(6)]
+    assert related_links(crowd, RelatedConfig()) == {}
+
+
+def test_a_keyword_one_dispatch_mentions_in_its_text_counts_as_shared() -> None:
+    a = make_dispatch("d-001_a", people=("李强",), keywords=("四应四尽", "动态清零"))
+    b = make_dispatch("d-002_b", "按照“四应四尽”要求，坚持动态清零。", people=("李强",))
+    others = _others(8)
+    assert "d-002_b" in [link.dispatch for link in related_links([a, b, *others], RelatedConfig())["d-001_a"]]
+    silent = dataclasses.replace(b, paragraphs=("另一件事。",))
+    assert related_links([a, silent, *others], RelatedConfig()) == {}
+
+
+def test_each_dispatch_keeps_at_most_limit_links_best_first() -> None:
+    hub = make_dispatch("d-000_h", people=("张三", "李四", "王五"), keywords=("甲乙丙",))
+    strong = make_dispatch("d-001_s", people=("张三", "李四", "王五"), keywords=("甲乙丙",))
+    weak = make_dispatch("d-002_w", people=("张三", "李四", "王五"))
+    links = related_links([hub, strong, weak, *_others(8)], RelatedConfig(limit=1))
+    assert [link.dispatch for link in links["d-000_h"]] == ["d-001_s"]
+    assert [link.dispatch for link in links["d-002_w"]] == ["d-000_h"]
