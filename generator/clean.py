@@ -17,6 +17,7 @@ Order of work, for one source:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .lexicon import (
@@ -26,6 +27,7 @@ from .lexicon import (
     DATELINE_END,
     DATELINE_START,
     FULL_WIDTH,
+    HAN,
     LATIN_WORD,
     ends_sentence,
     han_share,
@@ -58,8 +60,12 @@ def _context(text: str, start: int, end: int) -> str:
     return text[max(0, start - CONTEXT) : end + CONTEXT]
 
 
-def _is_digitish(char: str) -> bool:
-    return char.isdigit() or char in "%.％"
+_CJK_CLASS = f"[{HAN}{re.escape(CJK_PUNCT)}]"
+_HALF_WIDTH = "[" + re.escape("".join(FULL_WIDTH)) + "]"
+_HALF_WIDTH_NEAR_CJK = re.compile(f"(?<={_CJK_CLASS}){_HALF_WIDTH}|{_HALF_WIDTH}(?={_CJK_CLASS})")
+# Digits, and the marks that end a number (%, a decimal point).
+_DIGITISH = r"[0-9０-９%.％]"
+_SPACE_BETWEEN_CJK_AND_DIGIT = re.compile(f"(?<={_CJK_CLASS}) +(?={_DIGITISH})|(?<={_DIGITISH}) +(?={_CJK_CLASS})")
 
 
 def _normalise_line(number: int, raw: str, changes: list[Change]) -> _Line:
@@ -77,38 +83,26 @@ def _normalise_line(number: int, raw: str, changes: list[Change]) -> _Line:
 
     # Half-width punctuation touching Chinese text becomes full-width. Digits on both
     # sides (1,000 or 3:2) keep theirs.
-    out: list[str] = []
-    for index, char in enumerate(text):
-        full = FULL_WIDTH.get(char)
-        if full is not None:
-            before = text[index - 1] if index > 0 else ""
-            after = text[index + 1] if index + 1 < len(text) else ""
-            near_cjk = (before and is_cjk(before)) or (after and is_cjk(after))
-            between_digits = before.isdigit() and after.isdigit()
-            if near_cjk and not between_digits:
-                changes.append(Change("punctuation", number, _context(text, index, index + 1), full))
-                out.append(full)
-                continue
-        out.append(char)
-    text = "".join(out)
+    def to_full_width(match: re.Match[str]) -> str:
+        start = match.start()
+        before = text[start - 1] if start > 0 else ""
+        after = text[start + 1] if start + 1 < len(text) else ""
+        if before.isdigit() and after.isdigit():
+            return match.group()
+        full = FULL_WIDTH[match.group()]
+        changes.append(Change("punctuation", number, _context(text, start, start + 1), full))
+        return full
+
+    text = _HALF_WIDTH_NEAR_CJK.sub(to_full_width, text)
 
     # Spaces OCR put between Chinese characters and numbers: 今年 3 月 -> 今年3月.
-    out = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == " " and out:
-            end = index
-            while end < len(text) and text[end] == " ":
-                end += 1
-            before, after = out[-1], text[end] if end < len(text) else ""
-            if after and ((is_cjk(before) and _is_digitish(after)) or (_is_digitish(before) and is_cjk(after))):
-                changes.append(Change("spacing", number, _context(text, index, end), text[max(0, index - CONTEXT):index] + text[end:end + CONTEXT]))
-                index = end
-                continue
-        out.append(char)
-        index += 1
-    return _Line(number, "".join(out), lead)
+    def drop_space(match: re.Match[str]) -> str:
+        start, end = match.span()
+        changes.append(Change("spacing", number, _context(text, start, end), text[max(0, start - CONTEXT) : start] + text[end : end + CONTEXT]))
+        return ""
+
+    text = _SPACE_BETWEEN_CJK_AND_DIGIT.sub(drop_space, text)
+    return _Line(number, text, lead)
 
 
 def _in_brackets(text: str, start: int) -> bool:
