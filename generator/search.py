@@ -29,6 +29,7 @@ Output, relative to the site root::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -207,10 +208,9 @@ def search_documents(collection: Collection) -> tuple[SearchDocument, ...]:
 # ---------------------------------------------------------------- the index
 
 
-@dataclass(frozen=True)
-class Posting:
-    ref: str
-    weight: float  # the document's field-vector element for the term
+# (document ref, the document's field-vector element for the term); a plain tuple
+# because an index of ten thousand articles holds millions of them.
+Posting = tuple[str, float]
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,11 @@ class SearchIndex:
     term_index: Mapping[str, int]  # lunr's ``_index``: order of first appearance
     # term -> one tuple of postings per field (FIELDS order), in document order
     postings: Mapping[str, tuple[tuple[Posting, ...], ...]]
+
+    @functools.cached_property
+    def order(self) -> dict[str, int]:
+        """Document number of each ref."""
+        return {ref: number for number, ref in enumerate(self.refs)}
 
     def cost(self, term: str) -> int:
         return sum(len(field) for field in self.postings[term])
@@ -264,14 +269,13 @@ def build_index(documents: Sequence[SearchDocument]) -> SearchIndex:
 
     postings: dict[str, list[list[Posting]]] = {term: [[] for _ in FIELDS] for term in term_index}
     for document, doc_frequencies, doc_lengths in zip(documents, frequencies, lengths):
+        ref = document.ref
         for f, ((_, boost), counts) in enumerate(zip(FIELDS, doc_frequencies)):
             # The same arithmetic, in the same order, as lunr.py's builder, so the weights
             # are equal to the last bit.
             norm = K1 * (1 - B + B * (doc_lengths[f] / averages[f])) if counts else 0.0
             for term, tf in counts.items():
-                score = idf[term] * ((K1 + 1) * tf) / (norm + tf)
-                score *= boost
-                postings[term][f].append(Posting(document.ref, round(score, 3)))
+                postings[term][f].append((ref, round(idf[term] * ((K1 + 1) * tf) / (norm + tf) * boost, 3)))
 
     return SearchIndex(
         refs=tuple(d.ref for d in documents),
@@ -300,7 +304,7 @@ def shard_terms(index: SearchIndex, limit: int = SHARD_POSTINGS) -> list[tuple[s
 
 def serialize_shard(index: SearchIndex, terms: Sequence[str]) -> dict[str, Any]:
     """A lunr 2.3.9 serialised index holding ``terms`` (already in UTF-16 order)."""
-    order = {ref: number for number, ref in enumerate(index.refs)}
+    order = index.order
     vectors: dict[tuple[int, int], list[tuple[int, float]]] = {}
     inverted = []
     for term in terms:
@@ -308,9 +312,9 @@ def serialize_shard(index: SearchIndex, terms: Sequence[str]) -> dict[str, Any]:
         posting: dict[str, Any] = {"_index": position}
         for f, (field, _) in enumerate(FIELDS):
             field_postings = index.postings[term][f]
-            posting[field] = {p.ref: {} for p in field_postings}
-            for p in field_postings:
-                vectors.setdefault((order[p.ref], f), []).append((position, p.weight))
+            posting[field] = {ref: {} for ref, _ in field_postings}
+            for ref, weight in field_postings:
+                vectors.setdefault((order[ref], f), []).append((position, weight))
         inverted.append([term, posting])
     field_vectors = []
     for (number, f), elements in sorted(vectors.items()):
@@ -470,8 +474,8 @@ def query_index(
             if term not in weights:
                 summed: dict[str, float] = {}
                 for field in index.postings[term]:
-                    for p in field:
-                        summed[p.ref] = summed.get(p.ref, 0.0) + p.weight
+                    for ref, weight in field:
+                        summed[ref] = summed.get(ref, 0.0) + weight
                 weights[term] = summed
             refs.update(weights[term])
         matching.append(refs)
