@@ -9,6 +9,7 @@ into a link (percent-encoded, so a name with spaces or Han characters still work
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ def _segment(name: str, what: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=65536)
 def href(path: str) -> str:
     """A path as it goes into a link: percent-encoded, '/' and one '#' fragment kept."""
     location, hash_sign, fragment = path.partition("#")

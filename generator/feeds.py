@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import date as date_type
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
 
@@ -42,7 +43,7 @@ def full_date(date: DateInfo) -> str | None:
     if date.value is None or not _FULL_DATE.fullmatch(date.value):
         return None
     try:
-        datetime.strptime(date.value, "%Y-%m-%d")
+        date_type.fromisoformat(date.value)
     except ValueError:  # 2022-02-30, read from a damaged text
         return None
     return date.value

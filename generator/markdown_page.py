@@ -12,17 +12,17 @@ writes switched on, so even a slip in escaping cannot produce a link or a tag.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 
 from .catalog import article_entry, source_entry
 from .models import Article, Text
 
-# Only what article_markdown writes: paragraphs (always on), headings, block quotes,
+# Only what this module writes: paragraphs (always on), headings, block quotes,
 # backslash escapes and emphasis. No links, images, autolinks, raw HTML or entities.
 _MARKDOWN = MarkdownIt("zero", {"html": False}).enable(["heading", "blockquote", "escape", "emphasis"])
 
@@ -32,7 +32,8 @@ _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&!~|])")
 # setext underlines, fences.
 _LINE_START_SPECIAL = re.compile(r"^([#>+=-]|\d+[.)])")
 
-_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# Characters a YAML reader treats as line breaks or refuses, written as escapes.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 
 
 def _escape_line_start(line: str) -> str:
@@ -47,6 +48,43 @@ def _escape_line_start(line: str) -> str:
 def escape_markdown(text: str) -> str:
     """Text that CommonMark renders as exactly itself (one paragraph per blank-line block)."""
     return "\n".join(_escape_line_start(_INLINE_SPECIAL.sub(r"\\\1", line.strip())) for line in text.split("\n"))
+
+
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _yaml_scalar(value: object) -> str:
+    """A scalar as YAML: JSON's double-quoted strings, numbers, true/false and null are all YAML."""
+    text = _encode_json(value)
+    if _YAML_UNSAFE.search(text) is None:
+        return text
+    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
+
+
+def _yaml_lines(data: dict[str, Any], indent: str) -> Iterator[str]:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield f"{indent}{key}:"
+            yield from _yaml_lines(value, indent + "  ")
+        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            yield f"{indent}{key}:"
+            for item in value:
+                lines = list(_yaml_lines(item, indent + "    "))
+                yield f"{indent}  - " + lines[0][len(indent) + 4 :]
+                yield from lines[1:]
+        elif isinstance(value, list):
+            yield f"{indent}{key}: [" + ", ".join(_yaml_scalar(item) for item in value) + "]"
+        else:
+            yield f"{indent}{key}: {_yaml_scalar(value)}"
+
+
+def front_matter(data: dict[str, Any]) -> str:
+    """YAML for a mapping of plain keys to strings, numbers, lists and mappings.
+
+    Written by hand because PyYAML's representer costs a millisecond per source;
+    every scalar is quoted JSON-style, which YAML reads back as the same value.
+    """
+    return "".join(line + "\n" for line in _yaml_lines(data, ""))
 
 
 def to_html(markdown: str) -> str:
@@ -109,12 +147,16 @@ def source_metadata(text: Text, language: str) -> dict[str, Any]:
     return metadata
 
 
-def source_markdown(text: Text, articles: Sequence[Article], language: str) -> str:
-    """The whole cleaned page: front matter, then one section per article."""
+def source_markdown(
+    text: Text, articles: Sequence[Article], language: str, bodies: Sequence[str] | None = None
+) -> str:
+    """The whole cleaned page: front matter, then one section per article.
+
+    ``bodies`` are the articles' body Markdown when the caller has already made them.
+    """
+    if bodies is None:
+        bodies = [article_body_markdown(article) for article in articles]
     front = source_metadata(text, language)
     front["articles"] = [article_metadata(article) for article in articles]
-    front_matter = yaml.dump(front, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10**6)
-    sections = [
-        article_heading_markdown(article) + "\n\n" + article_body_markdown(article) for article in articles
-    ]
-    return "---\n" + front_matter + "---\n\n" + "\n\n".join(sections) + "\n"
+    sections = [article_heading_markdown(article) + "\n\n" + body for article, body in zip(articles, bodies)]
+    return "---\n" + front_matter(front) + "---\n\n" + "\n\n".join(sections) + "\n"

@@ -13,10 +13,13 @@ root), so the site works from ``file://``, under any sub-path and on any host.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -220,9 +223,9 @@ def sigla(count: int) -> list[str]:
 
 
 def _wrap(tag: str, text: str, attributes: str = "") -> str:
-    """Text inside a tag; a paragraph break inside it closes and reopens the tag."""
-    opening = f"<{tag}{attributes}>"
-    return opening + str(escape(text)).replace("\n\n", f"</{tag}>\n\n<{tag}>") + f"</{tag}>"
+    """Text inside a tag, one element per paragraph it touches (none for an empty piece)."""
+    opening, closing = f"<{tag}{attributes}>", f"</{tag}>"
+    return "\n\n".join(opening + str(escape(part)) + closing if part else "" for part in text.split("\n\n"))
 
 
 def numbered_variants(dispatch: Dispatch) -> list[tuple[int, Variant]]:
@@ -303,6 +306,11 @@ def _json_for_script(data: Any) -> Markup:
 # ---------------------------------------------------------------- the renderer
 
 
+def _excerpt(dispatch: Dispatch, length: int) -> str:
+    first = dispatch.paragraphs[0] if dispatch.paragraphs else ""
+    return first[:length] + ("…" if len(first) > length else "")
+
+
 def _root(path: str) -> str:
     return "../" * path.count("/")
 
@@ -359,8 +367,11 @@ class _Renderer:
         self.articles_of = layout.articles_by_source(collection.articles)
         self.dispatch_by_id = {dispatch.id: dispatch for dispatch in collection.dispatches}
         self.newest = newest_first(collection.dispatches)
+        self.dispatches = sorted(collection.dispatches, key=lambda dispatch: dispatch.id)
         self.items = {dispatch.id: self._item(dispatch) for dispatch in collection.dispatches}
         self.moment = build_time(collection)
+        self.item_template = self.theme.template("dispatch_item.html")
+        self.item_cache: dict[tuple[str, str], Markup] = {}
         # Each taxonomy: term -> its dispatches (newest first), and term -> folder name.
         self.members: dict[str, dict[str, list[Dispatch]]] = {}
         self.slugs: dict[str, dict[str, str]] = {}
@@ -373,6 +384,18 @@ class _Renderer:
             self.slugs[taxonomy.folder] = term_slugs(members)
 
     # -------------------------------------------------------------- helpers
+
+    def items_html(self, items: Iterable[DispatchItem], path: str) -> tuple[Markup, ...]:
+        """Each item through dispatch_item.html, rendered once per page depth and reused."""
+        root = _root(path)
+        rendered = []
+        for item in items:
+            key = (item.id, root)
+            html = self.item_cache.get(key)
+            if html is None:
+                html = self.item_cache[key] = Markup(self.item_template.render(item=item, root=root, site=self.config))
+            rendered.append(html)
+        return tuple(rendered)
 
     def term_link(self, folder: str, term: str) -> Link:
         return Link(term, f"{folder}/{self.slugs[folder][term]}/index.html", len(self.members[folder][term]))
@@ -387,7 +410,6 @@ class _Renderer:
             article = self.article_by_id.get(witness)
             if article is not None and article.source not in sources:
                 sources.append(article.source)
-        first = dispatch.paragraphs[0] if dispatch.paragraphs else ""
         return DispatchItem(
             id=dispatch.id,
             title=dispatch.title,
@@ -398,7 +420,7 @@ class _Renderer:
             agency=dispatch.agency,
             witnesses=len(dispatch.witnesses),
             sources=tuple(sources),
-            excerpt=first[:80] + ("…" if len(first) > 80 else ""),
+            excerpt=_excerpt(dispatch, 80),
         )
 
     def emit(self, path: str, content: str | bytes) -> None:
@@ -434,6 +456,7 @@ class _Renderer:
                 section,
                 heading=title,
                 items=shown,
+                items_html=self.items_html(shown, path),
                 total=len(items),
                 pagination=pagination,
                 breadcrumbs=tuple(breadcrumbs),
@@ -442,31 +465,30 @@ class _Renderer:
 
     # -------------------------------------------------------------- sources
 
-    def source_pages(self) -> None:
-        for source in self.sources:
+    def source_pages(self, sources: Sequence[Source]) -> None:
+        for source in sources:
             text = self.text_by_id.get(source.id)
             articles = self.articles_of.get(source.id, [])
             if text is None:
                 # A source without a cleaned text has nothing to show but its bytes.
                 text = Text(source=source, blocks=(), changes=(), flags=())
             language = self.language_of(source)
-            sections = []
-            for article in articles:
-                dispatch = self.items.get(article.dispatch) if article.dispatch else None
-                sections.append(
-                    ArticleSection(
-                        article=article,
-                        anchor=layout.anchor(article.id),
-                        lang=language if language != self.config.language else None,
-                        date_label=date_label(article.date),
-                        body=Markup(to_html(article_body_markdown(article))),
-                        dispatch=dispatch,
-                    )
+            bodies = [article_body_markdown(article) for article in articles]
+            sections = tuple(
+                ArticleSection(
+                    article=article,
+                    anchor=layout.anchor(article.id),
+                    lang=language if language != self.config.language else None,
+                    date_label=date_label(article.date),
+                    body=Markup(to_html(body)),
+                    dispatch=self.items.get(article.dispatch) if article.dispatch else None,
                 )
+                for article, body in zip(articles, bodies)
+            )
             raw = layout.raw_path(source)
             markdown = layout.markdown_path(source.id)
             self.emit(raw, source.raw)
-            self.emit(markdown, source_markdown(text, articles, language))
+            self.emit(markdown, source_markdown(text, articles, language, bodies))
             change_kinds = sorted(Counter(change.kind for change in text.changes).items())
             self.html(
                 "source.html",
@@ -477,7 +499,7 @@ class _Renderer:
                 text=text,
                 size=len(source.raw),
                 source_lang=language,
-                sections=tuple(sections),
+                sections=sections,
                 change_kinds=tuple(change_kinds),
                 raw=Link(source.file.rsplit("/", 1)[-1], raw),
                 markdown=Link(markdown.rsplit("/", 1)[-1], markdown),
@@ -583,7 +605,7 @@ class _Renderer:
             "identifier": dispatch.id,
             "inLanguage": language,
             "url": absolute_url(self.config, layout.dispatch_path(dispatch.id)),
-            "articleBody": dispatch.text,
+            "description": _excerpt(dispatch, 160),
             "isPartOf": {"@type": "WebSite", "name": self.config.title},
             "isBasedOn": [absolute_url(self.config, witness.path) for witness in witnesses],
         }
@@ -647,6 +669,7 @@ class _Renderer:
                 heading=heading,
                 children=children if pagination.number == 1 else (),
                 items=shown,
+                items_html=self.items_html(shown, path),
                 total=node.total(),
                 pagination=pagination,
                 breadcrumbs=trail,
@@ -685,6 +708,7 @@ class _Renderer:
 
     def home(self) -> None:
         days = sorted(day for day in (full_date(d.date) for d in self.collection.dispatches) if day)
+        latest = tuple(self.items[d.id] for d in self.newest[:HOME_LATEST])
         sources = [
             Link(source.file, layout.source_path(source.id), len(self.articles_of.get(source.id, [])))
             for source in self.sources[: self.config.page_size]
@@ -705,7 +729,8 @@ class _Renderer:
             last_day=date_label(DateInfo(days[-1], "day", None)) if days else None,
             sources=tuple(sources),
             more_sources=len(self.sources) > len(sources),
-            latest=tuple(self.items[d.id] for d in self.newest[:HOME_LATEST]),
+            latest=latest,
+            latest_html=self.items_html(latest, "index.html"),
         )
 
     def not_found(self) -> None:
@@ -721,17 +746,54 @@ class _Renderer:
         for path, content in self.theme.static_files().items():
             self.emit(f"static/{path}", content)
 
+    # -------------------------------------------------------------- the work, in parts
+
+    def tasks(self) -> list[tuple[str, int, int]]:
+        """The render split into independent parts: (part, start, stop) over its items."""
+        parts: list[tuple[str, int, int]] = [("indexes", 0, 0)]
+        for name, count in (("sources", len(self.sources)), ("dispatches", len(self.dispatches))):
+            parts.extend((name, start, min(start + _CHUNK, count)) for start in range(0, count, _CHUNK))
+        return parts
+
+    def run(self, task: tuple[str, int, int]) -> list[Page]:
+        """Render one part; its pages only."""
+        self.pages = []
+        name, start, stop = task
+        if name == "sources":
+            self.source_pages(self.sources[start:stop])
+        elif name == "dispatches":
+            for dispatch in self.dispatches[start:stop]:
+                self.dispatch_page(dispatch)
+        else:
+            self.home()
+            self.source_index()
+            self.dispatch_list_pages(self.newest, "dispatches", "全部电讯", "dispatches", ())
+            self.date_pages(self.date_tree(), ())
+            for taxonomy in TAXONOMIES:
+                self.taxonomy_pages(taxonomy)
+            self.not_found()
+        return self.pages
+
     def render(self) -> tuple[Page, ...]:
-        self.home()
-        self.source_pages()
-        self.source_index()
-        for dispatch in sorted(self.collection.dispatches, key=lambda d: d.id):
-            self.dispatch_page(dispatch)
-        self.dispatch_list_pages(self.newest, "dispatches", "全部电讯", "dispatches", ())
-        self.date_pages(self.date_tree(), ())
-        for taxonomy in TAXONOMIES:
-            self.taxonomy_pages(taxonomy)
-        self.not_found()
+        tasks = self.tasks()
+        workers = min(os.cpu_count() or 1, _MAX_WORKERS)
+        pages: list[Page] = []
+        if len(self.dispatches) + len(self.sources) < _PARALLEL_MIN or workers < 2 or not _CAN_FORK:
+            for task in tasks:
+                pages.extend(self.run(task))
+        else:
+            global _ACTIVE
+            # Forked workers inherit this renderer (collection and compiled templates) as it is;
+            # only the task names go out, and only the finished pages come back.
+            _ACTIVE = self
+            try:
+                context = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                    for part in pool.map(_run_active, tasks):
+                        pages.extend(part)
+            finally:
+                _ACTIVE = None
+        self.pages = pages
         self.data_files()
         paths = Counter(page.path for page in self.pages)
         clashes = sorted(path for path, count in paths.items() if count > 1)
@@ -740,7 +802,20 @@ class _Renderer:
         return tuple(sorted(self.pages, key=lambda page: page.path))
 
 
+# Below this many sources and dispatches, starting worker processes costs more than it saves.
+_PARALLEL_MIN = 400
+_MAX_WORKERS = 8
+# Sources or dispatches per part handed to a worker.
+_CHUNK = 200
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+_ACTIVE: _Renderer | None = None
+
+
+def _run_active(task: tuple[str, int, int]) -> list[Page]:
+    assert _ACTIVE is not None, "a render worker started without its renderer"
+    return _ACTIVE.run(task)
+
+
 def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
     """Every page, data file and theme asset of the site except search and the manifest."""
     return _Renderer(collection, config).render()
-

@@ -28,6 +28,11 @@ BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"
 _THEME_KEYS = ("extends",)
 
 
+def datetime_attr(value: str) -> str:
+    """A date as an HTML datetime attribute: a yearless '--MM-DD' is written 'MM-DD' there."""
+    return value[2:] if value.startswith("--") else value
+
+
 class ThemeError(Exception):
     """A theme that cannot be used: missing, badly described, or extending itself."""
 
@@ -100,6 +105,7 @@ class Theme:
         # Every template may percent-encode a path and make the absolute URL of one.
         self.environment.globals["href"] = href
         self.environment.globals["absolute_url"] = lambda path: absolute_url(config, path)
+        self.environment.filters["datetime_attr"] = datetime_attr
 
     def template(self, name: str) -> jinja2.Template:
         return self.environment.get_template(name)

@@ -1,0 +1,354 @@
+"""The render stage: what each page holds, escaping, feeds, browsing, themes, determinism."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import feedparser
+import pytest
+import yaml
+from markupsafe import escape
+
+from generator import pipeline, render
+from generator.catalog import LayoutError, href, raw_path
+from generator.config import Config, load_config
+from generator.markdown_page import escape_markdown, source_markdown, to_html
+from generator.theme import Theme, ThemeError
+from tests.golden.collection import (
+    HOSTILE_HEADLINE,
+    HOSTILE_PARAGRAPHS,
+    ROOT,
+    golden_collection,
+    golden_config,
+    synthetic_collection,
+)
+
+
+@pytest.fixture(scope="module")
+def site() -> dict[str, bytes]:
+    return {page.path: page.content for page in render.render_site(golden_collection(), golden_config())}
+
+
+def text(site: dict[str, bytes], path: str) -> str:
+    return site[path].decode("utf-8")
+
+
+def test_every_page_type_is_rendered(site: dict[str, bytes]) -> None:
+    expected = {
+        "index.html",
+        "404.html",
+        "robots.txt",
+        "feed.xml",
+        "sitemap.xml",
+        "catalog.json",
+        "static/style.css",
+        "sources/index.html",
+        "sources/甲报/index.html",
+        "sources/甲报/甲报.txt",
+        "sources/甲报/甲报.md",
+        "sources/beta-paper/beta paper.txt",
+        "dispatches/index.html",
+        "dispatches/d-甲报-1/index.html",
+        "dates/index.html",
+        "dates/2022/index.html",
+        "dates/2022/05/index.html",
+        "dates/2022/05/05/index.html",
+        "dates/unknown-year/02/21/index.html",
+        "dates/undated/index.html",
+        "agencies/index.html",
+        "agencies/新华社/index.html",
+        "people/习近平/index.html",
+        "keywords/疫情防控/index.html",
+    }
+    assert expected <= set(site)
+
+
+def test_original_bytes_are_published_unchanged(site: dict[str, bytes]) -> None:
+    for source in golden_collection().sources:
+        assert site[raw_path(source)] == source.raw
+
+
+def test_hostile_markup_is_shown_as_text_everywhere(site: dict[str, bytes]) -> None:
+    for path, content in site.items():
+        if not path.endswith(".html"):
+            continue
+        page = content.decode("utf-8")
+        assert "<script>alert" not in page, path
+        assert "<img src=x" not in page, path
+        assert 'href="javascript:' not in page, path
+        assert "<b>社</b>" not in page and "<i>某人</i>" not in page, path
+    page = text(site, "sources/hostile/index.html")
+    assert str(escape(HOSTILE_HEADLINE)) in page
+    # The bodies come through markdown-it, which leaves quotes alone in text.
+    assert "正文&lt;img src=x onerror=alert('img')&gt;继续。" in page
+    assert "[点我](javascript:alert('link'))" in page
+    assert "模板{{ 7*7 }}与{% if true %}语句{% endif %}都是文字。" in page
+    assert "<p># 不是标题</p>" in page
+    dispatch = text(site, "dispatches/d-hostile-1/index.html")
+    assert "模板{{ 7*7 }}与{% if true %}语句{% endif %}都是文字。" in dispatch
+    assert "&lt;b&gt;社&lt;/b&gt;" in dispatch
+
+
+def test_hostile_source_through_the_whole_pipeline(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    body = "\n\n".join(HOSTILE_PARAGRAPHS)
+    (content / "evil.txt").write_text(f"<script>alert(1)</script>会议召开\n\n新华社北京5月5日电 {body}\n", encoding="utf-8")
+    config = replace(Config(), root=tmp_path, content_dir="content", themes_dir=str(ROOT / "themes"))
+    pages = {page.path: page.content.decode("utf-8", "replace") for page in pipeline.render_site(pipeline.gather(config), config)}
+    for path, page in pages.items():
+        if path.endswith(".html"):
+            assert "<script>alert" not in page and "<img src=x" not in page and 'href="javascript:' not in page, path
+    assert "{{ 7*7 }}" in pages["sources/evil/index.html"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "<script>alert(1)</script>",
+        "[x](javascript:alert(1)) ![i](x.png) <http://x.org>",
+        "# 不是标题",
+        "1. 一",
+        "12) 二",
+        "- 列",
+        "+ 列",
+        "> 引",
+        "---",
+        "===",
+        "    缩进",
+        "a_b_c *x* **y** `c` ~~d~~ | e",
+        "&amp; &lt; &#x41; \\ \\*",
+        "{{ 7*7 }} {% raw %}",
+    ],
+)
+def test_escaped_markdown_renders_as_the_same_text(raw: str) -> None:
+    assert to_html(escape_markdown(raw)) == f"<p>{html.escape(raw.strip(), quote=False)}</p>\n"
+
+
+def test_markdown_page_has_front_matter_and_a_section_per_article(site: dict[str, bytes]) -> None:
+    page = text(site, "sources/甲报/甲报.md")
+    _, front, body = page.split("---\n", 2)
+    data = yaml.safe_load(front)
+    assert data["file"] == "甲报.txt"
+    assert data["sha256"] == golden_collection().sources[0].sha256
+    assert data["raw_url"] == href("sources/甲报/甲报.txt")
+    assert [article["id"] for article in data["articles"]] == ["甲报-1", "甲报-2"]
+    assert data["articles"][0]["kicker"] == "习近平主持召开中共中央政治局常委会"
+    assert data["articles"][0]["dateline"]["agency"] == "新华社"
+    assert data["articles"][1]["kind"] == "notice"
+    assert body.count("\n## ") == 2
+    assert "**新华社北京5月5日电**　会议指出，我们一定能够打赢大上海保卫战。" in body
+
+
+def test_front_matter_reads_back_exactly_with_awkward_strings() -> None:
+    collection = golden_collection()
+    source = replace(collection.sources[3], file="a\u2028b\x85c\"\\.txt")
+    markdown = source_markdown(replace(collection.texts[3], source=source), [collection.articles[5]], "zh-Hans")
+    data = yaml.safe_load(markdown.split("---\n", 2)[1])
+    assert data["file"] == "a\u2028b\x85c\"\\.txt"
+    assert data["articles"][0]["headline"] == HOSTILE_HEADLINE
+    assert data["articles"][0]["keywords"] == ["{{ kw }}"]
+
+
+def test_source_page_shows_articles_report_links_and_provenance(site: dict[str, bytes]) -> None:
+    page = text(site, "sources/甲报/index.html")
+    source = golden_collection().sources[0]
+    first, second = page.index('id="甲报-1"'), page.index('id="甲报-2"')
+    assert first < second
+    assert f"<dd>{len(source.raw)}字节</dd>" in page and source.sha256 in page and "<dd>utf-8</dd>" in page
+    assert 'href="../../sources/%E7%94%B2%E6%8A%A5/%E7%94%B2%E6%8A%A5.txt"' in page
+    assert 'href="../../sources/%E7%94%B2%E6%8A%A5/%E7%94%B2%E6%8A%A5.md"' in page
+    assert "清理时改动2处（join-lines 1，punctuation 1）" in page
+    assert "<td>保卫⏎战</td>" in page.replace(' class="text"', "")
+    assert '<p class="kicker">习近平主持召开中共中央政治局常委会</p>' in page
+    assert "<strong>新华社北京5月5日电</strong>" in page
+    traditional = text(site, "sources/丙報/index.html")
+    assert 'lang="zh-Hant"' in traditional and "latin-stand-in" in traditional
+
+
+def test_dispatch_page_marks_variants_and_compares_every_witness(site: dict[str, bytes]) -> None:
+    page = text(site, "dispatches/d-甲报-1/index.html")
+    assert page.count('<li id="variant-') == 5
+    assert '<mark class="variant">会议</mark><sup id="at-1" class="variant-ref"><a href="#variant-1">1</a></sup>' in page
+    assert '<mark class="variant unsettled">保卫战</mark>' in page
+    assert '<sup id="at-2" class="variant-ref"><a href="#variant-2">‸2</a></sup>' in page
+    # Witness B added 都, changed 能够 and 保卫战; witness C lost the second paragraph.
+    assert "beta paper.txt：增1处，缺0处，改2处" in page
+    assert "<ins>都</ins>" in page and "<del>能够</del><ins>能</ins>" in page
+    assert "丙報.txt：增0处，缺1处，改2处" in page
+    assert "<del>要坚持动态清零总方针。</del>" in page
+    assert 'href="../../sources/beta-paper/index.html#beta-paper-1"' in page
+    assert 'href="../../dispatches/d-%E4%B8%99%E5%A0%B1-2/index.html">中共中央政治局召开会议</a>' in page
+    assert "共同人物：习近平；共同关键词：疫情防控" in page
+    assert '<meta name="dcterms.date" content="2022-05-05">' in page
+    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))
+    assert data["@type"] == "NewsArticle" and data["headline"] == "我们一定能打赢大上海保卫战"
+    assert data["datePublished"] == "2022-05-05"
+    assert data["url"] == "https://archive.example/jianbao/dispatches/d-%E7%94%B2%E6%8A%A5-1/index.html"
+
+
+def test_json_ld_cannot_close_its_script(site: dict[str, bytes]) -> None:
+    page = text(site, "dispatches/d-hostile-1/index.html")
+    script = re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1)
+    assert "<" not in script
+    assert json.loads(script)["headline"] == HOSTILE_HEADLINE
+
+
+def test_feed_is_atom_newest_first_limited_and_dated_without_the_clock(
+    site: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = feedparser.parse(site["feed.xml"])
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert [entry.title for entry in feed.entries] == [
+        "我们一定能打赢大上海保卫战",
+        HOSTILE_HEADLINE,
+        "中共中央政治局召开会议",
+    ]
+    assert feed.entries[0].link == "https://archive.example/jianbao/dispatches/d-%E7%94%B2%E6%8A%A5-1/index.html"
+    # The newest date the collection knows is a sidecar date, 2022-05-06.
+    assert feed.feed.updated == "2022-05-06T00:00:00Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    pinned = {p.path: p.content for p in render.render_site(golden_collection(), golden_config())}
+    assert feedparser.parse(pinned["feed.xml"]).feed.updated == "2023-11-14T22:13:20Z"
+    config = replace(golden_config(), feed=replace(golden_config().feed, limit=1))
+    limited = {p.path: p.content for p in render.render_site(golden_collection(), config)}
+    assert len(feedparser.parse(limited["feed.xml"]).entries) == 1
+
+
+def test_sitemap_and_robots_use_base_url(site: dict[str, bytes]) -> None:
+    namespace = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [loc.text for loc in ET.fromstring(site["sitemap.xml"]).findall("s:url/s:loc", namespace)]
+    assert all(url.startswith("https://archive.example/jianbao/") for url in urls)
+    assert "https://archive.example/jianbao/dispatches/d-%E7%94%B2%E6%8A%A5-1/index.html" in urls
+    assert "https://archive.example/jianbao/search/index.html" in urls
+    assert not any(url.endswith("404.html") for url in urls)
+    assert text(site, "robots.txt") == "User-agent: *\nAllow: /\nSitemap: https://archive.example/jianbao/sitemap.xml\n"
+
+
+def test_base_url_appears_only_in_canonical_links_and_metadata(site: dict[str, bytes]) -> None:
+    for path, content in site.items():
+        if path.endswith(".html"):
+            for match in re.finditer(r'(href|src)="([^"]*)"', content.decode("utf-8")):
+                if match.group(2).startswith("https://"):
+                    before = content.decode("utf-8")[: match.start()].rsplit("<", 1)[1]
+                    assert before.startswith('link rel="canonical"'), (path, match.group(0))
+
+
+def test_pagination_splits_long_lists_with_links_both_ways() -> None:
+    collection = synthetic_collection(45, seed=3)
+    config = replace(golden_config(), page_size=10)
+    pages = {page.path: page.content.decode("utf-8") for page in render.render_site(collection, config)}
+    assert "dispatches/page/5/index.html" in pages and "dispatches/page/6/index.html" not in pages
+    second = pages["dispatches/page/2/index.html"]
+    assert second.count('<a class="dispatch-title"') == 10
+    assert 'href="../../../dispatches/index.html" rel="prev"' in second
+    assert 'href="../../../dispatches/page/3/index.html" rel="next"' in second
+    assert "第2页，共5页" in second
+    titles = re.findall(r'class="dispatch-title" href="[^"]*">([^<]*)<', "".join(
+        pages["dispatches/index.html" if n == 1 else f"dispatches/page/{n}/index.html"] for n in range(1, 6)
+    ))
+    assert sorted(titles) == sorted(d.title for d in collection.dispatches)
+
+
+def test_date_pages_go_year_month_day_and_say_when_the_year_is_unknown(site: dict[str, bytes]) -> None:
+    years = text(site, "dates/index.html")
+    assert years.index("2022年") < years.index("年份不详") < years.index("日期不详")
+    assert 'href="../dates/2022/index.html">2022年</a> <span class="count">1</span>' in years
+    assert '<a href="../../../dates/2022/05/05/index.html">5日</a>' in text(site, "dates/2022/05/index.html")
+    assert "我们一定能打赢大上海保卫战" in text(site, "dates/2022/05/05/index.html")
+    assert '<time datetime="02-21">2月21日（年份不详）</time>' in text(site, "dates/unknown-year/02/21/index.html")
+
+
+def test_term_slugs_are_safe_and_unique() -> None:
+    assert render.term_slugs(["WHO", "who", "a/b", "..", "page", "习近平"]) == {
+        "..": "term",
+        "WHO": "who",
+        "a/b": "a-b",
+        "page": "page-2",
+        "who": "who-2",
+        "习近平": "习近平",
+    }
+
+
+def test_render_is_deterministic() -> None:
+    first = render.render_site(golden_collection(), golden_config())
+    second = render.render_site(golden_collection(), golden_config())
+    assert first == second
+    assert [page.path for page in first] == sorted(page.path for page in first)
+
+
+def test_parallel_render_gives_the_same_pages_as_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    collection = synthetic_collection(30, seed=5, articles_per_source=3)
+    config = replace(golden_config(), page_size=7)
+    monkeypatch.setattr(render, "_CHUNK", 4)
+    monkeypatch.setattr(render, "_PARALLEL_MIN", 10**9)
+    serial = render.render_site(collection, config)
+    monkeypatch.setattr(render, "_PARALLEL_MIN", 0)
+    assert render.render_site(collection, config) == serial
+
+
+def test_two_outputs_at_one_path_are_refused() -> None:
+    collection = golden_collection()
+    clash = replace(collection.sources[3], file="hostile.md")
+    with pytest.raises(LayoutError, match="cannot be used as a folder name"):
+        render.render_site(replace(collection, sources=(replace(clash, id=".."),)), golden_config())
+    # A source whose file name is its own Markdown's name goes one folder down.
+    assert raw_path(clash) == "sources/hostile/original/hostile.md"
+
+
+def _site_theme(tmp_path: Path, description: str) -> Config:
+    theme = tmp_path / "themes" / "mine"
+    (theme / "templates").mkdir(parents=True)
+    (theme / "static").mkdir()
+    (theme / "theme.yaml").write_text(description, encoding="utf-8")
+    return replace(golden_config(), root=tmp_path, theme="mine")
+
+
+def test_a_site_theme_overrides_templates_and_static_files(tmp_path: Path) -> None:
+    config = _site_theme(tmp_path, "extends: default\n")
+    theme = tmp_path / "themes" / "mine"
+    (theme / "templates" / "404.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1>别处</h1>{% endblock %}', encoding="utf-8"
+    )
+    (theme / "static" / "style.css").write_text("body { color: red }\n", encoding="utf-8")
+    (theme / "static" / "extra.css").write_text("p {}\n", encoding="utf-8")
+    pages = {page.path: page.content for page in render.render_site(golden_collection(), config)}
+    assert "<h1>别处</h1>" in pages["404.html"].decode("utf-8")
+    assert pages["static/style.css"] == b"body { color: red }\n"
+    assert pages["static/extra.css"] == b"p {}\n"
+    assert "我们一定能打赢大上海保卫战" in pages["index.html"].decode("utf-8")
+
+
+def test_bad_themes_are_refused_with_the_file_named(tmp_path: Path) -> None:
+    config = _site_theme(tmp_path, "extends: default\ncolour: red\n")
+    with pytest.raises(ThemeError) as error:
+        Theme(config)
+    assert str(error.value) == f"{tmp_path / 'themes' / 'mine' / 'theme.yaml'}: unknown key 'colour' (known keys: extends)"
+    (tmp_path / "themes" / "mine" / "theme.yaml").write_text("extends: mine\n", encoding="utf-8")
+    with pytest.raises(ThemeError) as error:
+        Theme(config)
+    assert str(error.value) == "theme 'mine': extends itself through mine -> mine"
+    with pytest.raises(ThemeError) as error:
+        Theme(replace(config, theme="absent"))
+    assert str(error.value) == f"{tmp_path / 'themes' / 'absent'}: no such theme folder (theme 'absent')"
+
+
+def test_templates_refuse_undefined_names() -> None:
+    theme = Theme(golden_config())
+    with pytest.raises(Exception, match="'root' is undefined"):
+        theme.render("404.html", {"site": golden_config(), "page_title": "x", "lang": "zh-Hans", "page_path": "404.html"})
+
+
+def test_seed_site_renders_with_the_project_config() -> None:
+    config = replace(load_config(ROOT / "config.yaml"), root=ROOT)
+    collection = pipeline.gather(config)
+    pages = {page.path: page.content for page in render.render_site(collection, config)}
+    for source in collection.sources:
+        assert pages[raw_path(source)] == (ROOT / "content" / source.file).read_bytes()
+    for dispatch in collection.dispatches:
+        assert f"dispatches/{dispatch.id}/index.html" in pages
