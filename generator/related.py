@@ -9,8 +9,11 @@ falling towards 0 for a term of all, and independent of the size of the archive.
 As in Hugo's related content, a term held by more than
 ``related.cardinality_threshold`` of the dispatches is not indexed at all.
 
-Candidates are the pairs that share an indexed term (an inverted index, so
-dispatches with nothing in common are never compared). A candidate pair then also
+Candidates are the pairs that share an indexed term held by at most
+``max(10, √N)`` dispatches (an inverted index, so dispatches with nothing rare in
+common are never compared, and the work stays near-linear in N: a pair that shares
+only terms of many dispatches could not add up to a link anyway, as such terms
+weigh little). A candidate pair then also
 shares every person or keyword of three or more characters that one of them was
 described by and the other's text mentions (describe picks a handful of keywords
 per article; a report about 社会面清零 need not have picked that word to be about
@@ -39,6 +42,8 @@ _LABELS = {"people": "共同人物", "places": "共同地点", "keywords": "共�
 _REASON_TERMS = 3
 # Shorter terms (二字词 such as 工作, 书记) are too common to count when only mentioned.
 _MENTION_MIN_CHARS = 3
+# Terms of at most this many dispatches (or √N, if more) propose candidate pairs.
+_PROPOSING_MIN = 10
 
 
 @dataclass(frozen=True, order=True)
@@ -108,10 +113,11 @@ def related_links(dispatches: Sequence[Dispatch], config: RelatedConfig) -> dict
     for own in terms:
         frequency.update(own)
     limit = config.cardinality_threshold * total
+    proposing = min(limit, max(_PROPOSING_MIN, math.isqrt(total)))
     postings: dict[Term, list[int]] = defaultdict(list)
     for number, own in enumerate(terms):
         for term in sorted(own):
-            if frequency[term] <= limit:
+            if frequency[term] <= proposing:
                 postings[term].append(number)
     candidates: set[tuple[int, int]] = set()
     for members in postings.values():
