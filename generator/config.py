@@ -167,6 +167,8 @@ def _check(config: Config, file: str) -> None:
     positive = {
         "page_size": config.page_size,
         "collate.shingle": config.collate.shingle,
+        "collate.sample": config.collate.sample,
+        "collate.probes": config.collate.probes,
         "related.limit": config.related.limit,
         "feed.limit": config.feed.limit,
     }
@@ -176,11 +178,23 @@ def _check(config: Config, file: str) -> None:
     shares = {
         "collate.containment": config.collate.containment,
         "collate.aligned": config.collate.aligned,
+        "collate.min_length_share": config.collate.min_length_share,
         "related.cardinality_threshold": config.related.cardinality_threshold,
     }
     for key, value in shares.items():
         if not 0.0 < value <= 1.0:
             raise ConfigError(f"{file}: '{key}' must be a number above 0 and at most 1, not {value}")
+    weights = {
+        "related.threshold": config.related.threshold,
+        "related.people_weight": config.related.people_weight,
+        "related.places_weight": config.related.places_weight,
+        "related.keywords_weight": config.related.keywords_weight,
+        "related.dates_weight": config.related.dates_weight,
+        "related.sources_weight": config.related.sources_weight,
+    }
+    for key, value in weights.items():
+        if value < 0:
+            raise ConfigError(f"{file}: '{key}' must not be negative, not {value}")
 
 
 def load_config(path: Path | None) -> Config:

@@ -91,6 +91,10 @@ def test_wrong_type(tmp_path: Path, text: str, message: str) -> None:
         ("collate:\n  shingle: 0\n", "'collate.shingle' must be at least 1, not 0"),
         ("collate:\n  containment: 1.5\n", "'collate.containment' must be a number above 0 and at most 1, not 1.5"),
         ("related:\n  cardinality_threshold: 0\n", "'related.cardinality_threshold' must be a number above 0 and at most 1, not 0.0"),
+        ("collate:\n  sample: 0\n", "'collate.sample' must be at least 1, not 0"),
+        ("collate:\n  probes: 0\n", "'collate.probes' must be at least 1, not 0"),
+        ("collate:\n  min_length_share: 0\n", "'collate.min_length_share' must be a number above 0 and at most 1, not 0.0"),
+        ("related:\n  people_weight: -1\n", "'related.people_weight' must not be negative, not -1.0"),
         ("default_year: 22\n", "'default_year' must be a year of four digits, not 22"),
     ],
 )
