@@ -833,7 +833,10 @@ def generate(articles: int, seed: int = 1, reprint_share: float = 0.3) -> Collec
         for index, copy in enumerate(group, start=1):
             article_id = f"{source_id}-{index}"
             by_dispatch.setdefault(copy.dispatch.id, []).append(article_id)
-            listed.append({"id": article_id, "headline": copy.headline, "dispatch": copy.dispatch.id, "witness": copy.witness})
+            listed.append({
+                "id": article_id, "headline": copy.headline, "subheadline": copy.subheadline,
+                "kicker": copy.kicker, "dispatch": copy.dispatch.id, "witness": copy.witness,
+            })
         sources.append({
             "file": name, "style": style, "encoding": encoding, "crlf": plan.crlf, "articles": listed,
         })
