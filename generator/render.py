@@ -6,6 +6,11 @@ prepared here once: a dispatch's summary is built once and reused by every list 
 appears in, and each template is compiled once per build. The theme's README lists
 what each template receives.
 
+The work is cut into independent parts (the catalog, the lists, the date pages, each
+taxonomy, chunks of sources and of dispatches); a large collection renders them on
+forked worker processes, one per core, and the pages are sorted by path at the end,
+so the output is the same either way.
+
 Every link is relative to the page it is on (``root`` climbs back to the output
 root), so the site works from ``file://``, under any sub-path and on any host.
 """
@@ -740,7 +745,6 @@ class _Renderer:
         html_pages = [page.path for page in self.pages if page.path.endswith(".html") and page.path != NOT_FOUND_PATH]
         for path, content in sitemap_files(html_pages + [SEARCH_PATH], self.config).items():
             self.emit(path, content)
-        self.emit(layout.CATALOG_PATH, layout.catalog_json(self.collection))
         self.emit(FEED_PATH, atom_feed(self.collection, self.config, self.moment))
         self.emit(ROBOTS_PATH, robots_txt(self.config))
         for path, content in self.theme.static_files().items():
@@ -750,7 +754,8 @@ class _Renderer:
 
     def tasks(self) -> list[tuple[str, int, int]]:
         """The render split into independent parts: (part, start, stop) over its items."""
-        parts: list[tuple[str, int, int]] = [("indexes", 0, 0)]
+        parts: list[tuple[str, int, int]] = [("catalog", 0, 0), ("lists", 0, 0), ("dates", 0, 0)]
+        parts.extend(("taxonomy", number, number) for number in range(len(TAXONOMIES)))
         for name, count in (("sources", len(self.sources)), ("dispatches", len(self.dispatches))):
             parts.extend((name, start, min(start + _CHUNK, count)) for start in range(0, count, _CHUNK))
         return parts
@@ -764,13 +769,16 @@ class _Renderer:
         elif name == "dispatches":
             for dispatch in self.dispatches[start:stop]:
                 self.dispatch_page(dispatch)
+        elif name == "taxonomy":
+            self.taxonomy_pages(TAXONOMIES[start])
+        elif name == "dates":
+            self.date_pages(self.date_tree(), ())
+        elif name == "catalog":
+            self.emit(layout.CATALOG_PATH, layout.catalog_json(self.collection))
         else:
             self.home()
             self.source_index()
             self.dispatch_list_pages(self.newest, "dispatches", "全部电讯", "dispatches", ())
-            self.date_pages(self.date_tree(), ())
-            for taxonomy in TAXONOMIES:
-                self.taxonomy_pages(taxonomy)
             self.not_found()
         return self.pages
 
