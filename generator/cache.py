@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import json
 import os
 import pickle
 import platform
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +69,15 @@ def code_hash() -> str:
     Taken once per process: a long-running ``serve`` keeps running the code it loaded,
     so edits to the package on disk must not be taken for the code that builds.
     """
-    distributions = sorted(f"{dist.metadata['Name']}=={dist.version}" for dist in importlib.metadata.distributions())
+    # The metadata folders' names carry each installed package's name and version, and
+    # listing them is far quicker than parsing every package's metadata.
+    distributions = sorted(
+        name
+        for folder in sys.path
+        if os.path.isdir(folder)
+        for name in os.listdir(folder)
+        if name.endswith((".dist-info", ".egg-info"))
+    )
     return _hash_json(
         {
             "version": __version__,

@@ -7,6 +7,7 @@ follow: a cache whose key missed one of them would serve a stale page here.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -311,3 +312,20 @@ def test_files_that_are_not_pages_are_removed_and_unsafe_paths_refused(tmp_path:
         output.write_site((Page("../x", b""),), site, record=report.files)
     with pytest.raises(ValueError, match=r"^'a': two pages have this output path$"):
         output.write_site((Page("a", b""), Page("a", b"")), site, record=report.files)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_drawn_on_a_terminal_only_and_not_when_quiet() -> None:
+    for stream, enabled, drawn in ((Terminal(), True, True), (Terminal(), False, False), (io.StringIO(), True, False)):
+        progress = output.Progress(enabled, stream)
+        progress.update("write", 5, 10)
+        progress.update("write", 10, 10)
+        progress.finish()
+        assert bool(stream.getvalue()) == drawn
+    terminal = Terminal()
+    output.Progress(True, terminal).update("write", 10, 10)
+    assert terminal.getvalue() == "\rwrite    [" + "#" * 30 + "] 10/10\x1b[K"
