@@ -10,8 +10,10 @@
 3. Runs the real commands as the user would, each in a child process:
    ``python -m generator check`` (every stage up to the catalog, on every core),
    ``python -m generator build --clean`` (cold) and ``python -m generator build`` (again,
-   nothing changed). Each is timed from outside, with the peak of the summed RSS of
-   the whole process tree (sampled every 20 ms) and the largest single process
+   nothing changed) and ``build`` after one source changed. Each is timed from outside,
+   with the peak of the summed PSS of the whole process tree (sampled every 20 ms;
+   PSS counts pages that forked workers share with their parent once, where summed
+   RSS would count them in every process) and the largest single process
    (``ru_maxrss`` from wait4).
 
 Prints a Markdown table; ``--append`` adds it, dated, to benchmarks/README.md.
@@ -89,6 +91,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the worker processes it has reaped (a stage's pool)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 class StageTimer:
     """Times named stages, records the peak RSS after each, and profiles them on request."""
 
@@ -99,7 +108,7 @@ class StageTimer:
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
         profiler = cProfile.Profile() if self.profile_dir is not None else None
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
         if profiler is not None:
             profiler.enable()
         yield
@@ -108,7 +117,7 @@ class StageTimer:
         row: dict[str, Any] = {
             "stage": stage,
             "seconds": time.perf_counter() - started,
-            "cpu_seconds": time.process_time() - cpu_started,
+            "cpu_seconds": _cpu_seconds() - cpu_started,
             "peak_rss_mb": _rss_mb(),
         }
         if profiler is not None and self.profile_dir is not None:
@@ -230,18 +239,30 @@ def stage_child(content: Path, output: Path, manifest_path: Path, profile_dir: P
 # --------------------------------------------------------------------------------------
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """The summed VmRSS of a process and all its descendants (0 once it is gone)."""
+def _memory_kb(pid: int) -> int:
+    """The proportional set size of a process: pages shared with forked workers count once overall."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _tree_memory_kb(pid: int) -> int:
+    """The summed memory (PSS) of a process and all its descendants (0 once it is gone)."""
     total = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            with open(f"/proc/{current}/status", encoding="ascii", errors="replace") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+            total += _memory_kb(current)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
                     pending.extend(int(child) for child in children.read().split())
@@ -255,7 +276,7 @@ class Measured:
     label: str
     seconds: float
     cpu_seconds: float  # user + system time of the command and every process it waited for
-    tree_peak_mb: float  # the summed RSS of the process tree at its highest sample
+    tree_peak_mb: float  # the summed PSS of the process tree at its highest sample
     largest_mb: float  # ru_maxrss of the largest single process (wait4)
     returncode: int
     tail: str  # the last line the command printed
@@ -271,7 +292,7 @@ def measure(label: str, command: list[str]) -> Measured:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(process.pid))
+            peak = max(peak, _tree_memory_kb(process.pid))
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -351,7 +372,7 @@ def report(
     lines.append(f"| **sum** | **{total:.2f}** | **{cpu_total:.2f}** | |")
     lines += [
         "",
-        "| command | seconds | CPU seconds | peak RSS, whole process tree (MB) | largest process (MB) | exit |",
+        "| command | seconds | CPU seconds | peak PSS, whole process tree (MB) | largest process RSS (MB) | exit |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for m in commands:
