@@ -29,19 +29,25 @@ Output, relative to the site root::
 
 from __future__ import annotations
 
-import functools
+import bisect
+import itertools
 import json
 import math
+import multiprocessing
+import operator
+import os
 import re
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from multiprocessing.connection import Connection
 from typing import Any
 
 from .config import Config
 from .models import Article, Collection, Dispatch, Page
 from .theme import Theme
-from .tokenizer import QueryToken, compact, index_tokens, normalize, query_tokens
+from .tokenizer import QueryToken, TermKey, compact, index_term_counts, normalize, query_tokens, term_text
 
 SEARCH_PAGE = "search/index.html"
 INDEX_FOLDER = "search/index"
@@ -60,6 +66,11 @@ B = 0.75
 # shards keep the first query's download small; a term with more postings than this
 # gets a shard of its own.
 SHARD_POSTINGS = 3000
+
+# Below this many documents the index is built in this process alone: starting a worker
+# costs more than it saves. Above it, one worker per core, at most MAX_WORKERS.
+PARALLEL_DOCUMENTS = 400
+MAX_WORKERS = 8
 
 # The function every index script calls; the search page defines it.
 CALLBACK = "JianbaoSearch"
@@ -208,81 +219,242 @@ def search_documents(collection: Collection) -> tuple[SearchDocument, ...]:
 # ---------------------------------------------------------------- the index
 
 
-# (document ref, the document's field-vector element for the term); a plain tuple
-# because an index of ten thousand articles holds millions of them.
+# (document ref, the document's field-vector element for the term)
 Posting = tuple[str, float]
+
+# One batch's postings of one term in one field: its first and last document number,
+# how many postings, and the rest of the written list after the first document number
+# ("weight,gap,weight,...", see ``SearchIndex.encoded``).
+Fragment = tuple[int, int, int, str]
 
 
 @dataclass(frozen=True)
 class SearchIndex:
-    """A lunr index as data: terms in lunr.js order, postings with their vector weights."""
+    """A lunr index as it is written: terms in lunr.js order, postings encoded as text.
+
+    The postings of a term in a field are written as one list of integers: the first
+    document's number, its weight, then for each further document the gap from the
+    previous number and its weight. A weight is the field-vector element lunr would
+    store (BM25, rounded to three places) times 1000, so it is an integer and the
+    browser's ``weight / 1000`` is exactly the number lunr.py would have written.
+    """
 
     refs: tuple[str, ...]
     terms: tuple[str, ...]  # sorted by UTF-16 code units
-    term_index: Mapping[str, int]  # lunr's ``_index``: order of first appearance
-    # term -> one tuple of postings per field (FIELDS order), in document order
-    postings: Mapping[str, tuple[tuple[Posting, ...], ...]]
+    encoded: Mapping[str, tuple[str, ...]]  # term -> one list per field (FIELDS order), '' if none
+    counts: Mapping[str, int]  # term -> postings in all fields
 
-    @functools.cached_property
-    def order(self) -> dict[str, int]:
-        """Document number of each ref."""
-        return {ref: number for number, ref in enumerate(self.refs)}
+    def postings(self, term: str) -> tuple[tuple[Posting, ...], ...]:
+        """The term's postings per field, decoded, in document order."""
+        fields = []
+        for text in self.encoded[term]:
+            numbers = [int(number) for number in text.split(",")] if text else []
+            documents = itertools.accumulate(numbers[0::2])
+            fields.append(tuple((self.refs[d], w / 1000) for d, w in zip(documents, numbers[1::2])))
+        return tuple(fields)
 
     def cost(self, term: str) -> int:
-        return sum(len(field) for field in self.postings[term])
+        return self.counts[term]
 
 
-def build_index(documents: Sequence[SearchDocument]) -> SearchIndex:
-    """Score every (term, field, document) as lunr 2.3.9's builder does, without lunr."""
-    field_count = len(FIELDS)
-    frequencies: list[list[Counter[str]]] = []
-    lengths: list[list[int]] = []
-    term_index: dict[str, int] = {}
-    for document in documents:
-        doc_frequencies = []
-        doc_lengths = []
-        for text in document.field_texts():
-            tokens = index_tokens(text)
-            counts = Counter(tokens)
-            for term in counts:
-                if term not in term_index:
-                    term_index[term] = len(term_index)
-            doc_frequencies.append(counts)
-            doc_lengths.append(len(tokens))
-        frequencies.append(doc_frequencies)
-        lengths.append(doc_lengths)
+def _thousandths(text: str) -> str:
+    """Comma-separated integers and '%.3f' numbers, with each of the latter times 1000.
 
-    # lunr counts a document once per field that holds the term.
-    document_frequency: Counter[str] = Counter()
-    for doc_frequencies in frequencies:
-        for counts in doc_frequencies:
-            document_frequency.update(counts.keys())
-    document_count = len(documents)
-    idf = {
-        term: math.log(1 + abs((document_count - df + 0.5) / (df + 0.5)))
-        for term, df in document_frequency.items()
-    }
-    averages = [
-        sum(doc_lengths[f] for doc_lengths in lengths) / document_count if document_count else 0.0
-        for f in range(field_count)
-    ]
-
-    postings: dict[str, list[list[Posting]]] = {term: [[] for _ in FIELDS] for term in term_index}
-    for document, doc_frequencies, doc_lengths in zip(documents, frequencies, lengths):
-        ref = document.ref
-        for f, ((_, boost), counts) in enumerate(zip(FIELDS, doc_frequencies)):
-            # The same arithmetic, in the same order, as lunr.py's builder, so the weights
-            # are equal to the last bit.
-            norm = K1 * (1 - B + B * (doc_lengths[f] / averages[f])) if counts else 0.0
-            for term, tf in counts.items():
-                postings[term][f].append((ref, round(idf[term] * ((K1 + 1) * tf) / (norm + tf) * boost, 3)))
-
-    return SearchIndex(
-        refs=tuple(d.ref for d in documents),
-        terms=tuple(sorted(term_index, key=utf16_key)),
-        term_index=term_index,
-        postings={term: tuple(tuple(field) for field in fields) for term, fields in postings.items()},
+    The point goes, and so do the "0." and zeros that would lead a number below one
+    ("0.012" -> "12", "0.000" -> "0"); str.replace is much faster than a pattern here.
+    """
+    return (
+        ("," + text).replace(",0.00", ",").replace(",0.0", ",").replace(",0.", ",").replace(".", "")[1:]
     )
+
+
+class _Batch:
+    """A run of consecutive documents, tokenised and scored in one process.
+
+    ``count`` reads the texts; ``fragments`` then turns the counts into postings once the
+    whole collection's document frequencies and average field lengths are known. Every
+    step per posting is a C-level operation (``map`` over ``operator`` functions,
+    ``Counter``, ``str.join``): there are millions of postings in ten thousand articles.
+    """
+
+    def __init__(self, texts: Sequence[tuple[str, ...]], start: int) -> None:
+        self.texts = texts
+        self.start = start
+        self.counts: list[list[Counter[TermKey]]] = [[] for _ in FIELDS]
+        self.lengths: list[list[int]] = [[] for _ in FIELDS]
+
+    def count(self) -> tuple[list[int], Counter[TermKey]]:
+        """Term frequencies of every field; returns the summed field lengths and how many
+        fields of the batch's documents hold each term (lunr's document frequency)."""
+        frequency: Counter[TermKey] = Counter()
+        for fields in self.texts:
+            for f, text in enumerate(fields):
+                counts, length = index_term_counts(text)
+                self.counts[f].append(counts)
+                self.lengths[f].append(length)
+                frequency.update(counts.keys())
+        return [sum(lengths) for lengths in self.lengths], frequency
+
+    def fragments(
+        self, idf: Mapping[TermKey, float], averages: Sequence[float]
+    ) -> dict[TermKey, list[Fragment | None]]:
+        """The batch's postings of every term, per field, as text fragments."""
+        result: dict[TermKey, list[Fragment | None]] = {}
+        for f, (_, boost) in enumerate(FIELDS):
+            # term -> [document, score, document, score, ...]; defaultdict's __getitem__
+            # makes a term's first list in C, under map.
+            postings_of: defaultdict[TermKey, list[float | int]] = defaultdict(list)
+            for offset, (counts, length) in enumerate(zip(self.counts[f], self.lengths[f])):
+                if not counts:
+                    continue
+                terms = list(counts)
+                frequencies = list(counts.values())
+                # lunr.py's arithmetic, operation by operation, so the weights are equal
+                # to the last bit: idf * ((k1 + 1) * tf) / (k1 * (1 - b + b * len / avg) + tf),
+                # times the field boost (then rounded to three places, below).
+                norm = K1 * (1 - B + B * (length / averages[f]))
+                scores = map(
+                    operator.truediv,
+                    map(operator.mul, map(idf.__getitem__, terms), map(operator.mul, repeat(K1 + 1), frequencies)),
+                    map(operator.add, repeat(norm), frequencies),
+                )
+                if boost != 1:
+                    scores = map(operator.mul, scores, repeat(boost))
+                pairs = zip(repeat(self.start + offset), scores)
+                deque(map(list.extend, map(postings_of.__getitem__, terms), pairs), 0)
+            for term, postings in postings_of.items():
+                documents = postings[0::2]
+                postings[2::2] = map(operator.sub, documents[1:], documents)  # gaps
+                # '%.3f' gives the digits of round(score, 3) (both are the correctly rounded
+                # decimal); without its point and leading zeros it is the weight in thousandths.
+                rest = _thousandths(("%.3f" + ",%d,%.3f" * (len(documents) - 1)) % tuple(postings[1:]))
+                result.setdefault(term, [None] * len(FIELDS))[f] = (documents[0], documents[-1], len(documents), rest)
+        return result
+
+
+def _child(connection: Connection, batch: _Batch) -> None:
+    """A worker process: count, wait for the collection's statistics, send the fragments."""
+    try:
+        connection.send(batch.count())
+        idf, averages = connection.recv()
+        connection.send(batch.fragments(idf, averages))
+    finally:
+        connection.close()
+
+
+def _batches(documents: Sequence[SearchDocument], workers: int) -> list[_Batch]:
+    """Consecutive runs of documents with about the same amount of text each."""
+    texts = [document.field_texts() for document in documents]
+    sizes = list(itertools.accumulate(sum(map(len, fields)) for fields in texts))
+    total = sizes[-1] if sizes else 0
+    bounds = [0] + [bisect.bisect_left(sizes, total * k / workers) for k in range(1, workers)] + [len(texts)]
+    return [_Batch(texts[low:high], low) for low, high in zip(bounds, bounds[1:]) if high > low]
+
+
+def _workers(documents: Sequence[SearchDocument]) -> int:
+    """Worker processes for the index: every core for a large collection, none for a small one."""
+    if (
+        len(documents) < PARALLEL_DOCUMENTS
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon  # a pool worker may not start processes
+    ):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def build_index(documents: Sequence[SearchDocument], workers: int | None = None) -> SearchIndex:
+    """Score every (term, field, document) as lunr 2.3.9's builder does, without lunr.
+
+    The documents are cut into as many batches as there are workers; the first batch is
+    read in this process and each other one in a forked process, which inherits the
+    texts instead of receiving them. Each batch counts its terms, the counts are summed
+    here into the document frequencies and average field lengths, and each batch then
+    writes its postings. The result does not depend on the number of workers.
+    """
+    batches = _batches(documents, workers or _workers(documents))
+    children: list[tuple[Any, Connection]] = []
+    if len(batches) > 1:
+        fork = multiprocessing.get_context("fork")
+        for batch in batches[1:]:
+            here, there = fork.Pipe()
+            process = fork.Process(target=_child, args=(there, batch), daemon=True)
+            process.start()
+            there.close()
+            children.append((process, here))
+    try:
+        counted = [batches[0].count()] if batches else []
+        counted.extend(connection.recv() for _, connection in children)
+        frequency: Counter[TermKey] = Counter()
+        for _, batch_frequency in counted:
+            frequency.update(batch_frequency)
+        document_count = len(documents)
+        idf = {
+            term: math.log(1 + abs((document_count - df + 0.5) / (df + 0.5))) for term, df in frequency.items()
+        }
+        averages = [
+            sum(lengths[f] for lengths, _ in counted) / document_count if document_count else 0.0
+            for f in range(len(FIELDS))
+        ]
+        for _, connection in children:
+            connection.send((idf, averages))
+        fragments = [batches[0].fragments(idf, averages)] if batches else []
+        fragments.extend(connection.recv() for _, connection in children)
+    except EOFError as error:
+        raise RuntimeError("a search index worker process failed (see its error above)") from error
+    finally:
+        for process, connection in children:
+            connection.close()
+            process.join()
+    key_of = {term_text(key): key for key in frequency}
+    terms = tuple(sorted(key_of, key=utf16_key))
+    encoded: dict[str, tuple[str, ...]] = {}
+    counts: dict[str, int] = {}
+    for term in terms:
+        key = key_of[term]
+        fields = []
+        total = 0
+        for f in range(len(FIELDS)):
+            parts = []
+            previous = 0
+            for batch_fragments in fragments:
+                entry = batch_fragments.get(key)
+                fragment = entry[f] if entry else None
+                if fragment:
+                    first, last, count, rest = fragment
+                    parts.append(f"{first - previous},{rest}")
+                    previous = last
+                    total += count
+            fields.append(",".join(parts))
+        encoded[term] = tuple(fields)
+        counts[term] = total
+    return SearchIndex(tuple(d.ref for d in documents), terms, encoded, counts)
+
+
+def lunr_serialization(index: SearchIndex, terms: Sequence[str]) -> dict[str, Any]:
+    """What lunr 2.3.9's ``Index.toJSON`` gives for an index holding ``terms`` (in order).
+
+    engine.js turns a shard into exactly this before ``lunr.Index.load``; a term's
+    ``_index`` (its vector dimension) is its position in ``terms``, which changes no score.
+    """
+    order = {ref: number for number, ref in enumerate(index.refs)}
+    vectors: dict[tuple[int, int], list[float | int]] = {}
+    inverted = []
+    for position, term in enumerate(terms):
+        posting: dict[str, Any] = {"_index": position}
+        for f, (field, postings) in enumerate(zip((name for name, _ in FIELDS), index.postings(term))):
+            posting[field] = {ref: {} for ref, _ in postings}
+            for ref, weight in postings:
+                vectors.setdefault((f, order[ref]), []).extend((position, weight))
+        inverted.append([term, posting])
+    return {
+        "version": LUNR_VERSION,
+        "fields": [field for field, _ in FIELDS],
+        "fieldVectors": [
+            [f"{FIELDS[f][0]}/{index.refs[number]}", elements] for (f, number), elements in sorted(vectors.items())
+        ],
+        "invertedIndex": inverted,
+        "pipeline": [],
+    }
 
 
 def shard_terms(index: SearchIndex, limit: int = SHARD_POSTINGS) -> list[tuple[str, ...]]:
@@ -302,73 +474,60 @@ def shard_terms(index: SearchIndex, limit: int = SHARD_POSTINGS) -> list[tuple[s
     return shards
 
 
-def serialize_shard(index: SearchIndex, terms: Sequence[str]) -> dict[str, Any]:
-    """A lunr 2.3.9 serialised index holding ``terms`` (already in UTF-16 order)."""
-    order = index.order
-    vectors: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    inverted = []
-    for term in terms:
-        position = index.term_index[term]
-        posting: dict[str, Any] = {"_index": position}
-        for f, (field, _) in enumerate(FIELDS):
-            field_postings = index.postings[term][f]
-            posting[field] = {ref: {} for ref, _ in field_postings}
-            for ref, weight in field_postings:
-                vectors.setdefault((order[ref], f), []).append((position, weight))
-        inverted.append([term, posting])
-    field_vectors = []
-    for (number, f), elements in sorted(vectors.items()):
-        flat: list[float | int] = []
-        for position, weight in sorted(elements):
-            flat.extend((position, weight))
-        field_vectors.append([f"{FIELDS[f][0]}/{index.refs[number]}", flat])
-    return {
-        "version": LUNR_VERSION,
-        "fields": [field for field, _ in FIELDS],
-        "fieldVectors": field_vectors,
-        "invertedIndex": inverted,
-        "pipeline": [],
-    }
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _script(call: str, *arguments: Any) -> bytes:
-    body = ",".join(json.dumps(a, ensure_ascii=False, separators=(",", ":"), sort_keys=True) for a in arguments)
-    return f"{CALLBACK}.{call}({body});\n".encode("utf-8")
+    return f"{CALLBACK}.{call}({','.join(map(_json, arguments))});\n".encode("utf-8")
+
+
+def shard_script(number: int, index: SearchIndex, terms: Sequence[str]) -> bytes:
+    """``JianbaoSearch.shard(n,[[term,[title postings],[body postings]],...]);`` written by hand:
+    the postings are already text, and json.dumps of millions of numbers is slow."""
+    entries = ",".join(
+        f"[{_json(term)},{','.join(f'[{field}]' for field in index.encoded[term])}]" for term in terms
+    )
+    return f"{CALLBACK}.shard({number},[{entries}]);\n".encode("utf-8")
 
 
 def shard_file(number: int) -> str:
     return f"{INDEX_FOLDER}/shard-{number:04d}.js"
 
 
-def index_pages(documents: Sequence[SearchDocument], limit: int = SHARD_POSTINGS) -> tuple[Page, ...]:
+def facet_columns(documents: Sequence[SearchDocument]) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
+    """The filter values (sorted) and, per document, the positions of its values among them."""
+    values = {
+        "years": sorted({d.year for d in documents if d.year}),
+        "agencies": sorted({d.dispatch.agency for d in documents if d.dispatch.agency}),
+        "sources": sorted({source for d in documents for source in d.sources}),
+    }
+    position = {name: {value: i for i, value in enumerate(items)} for name, items in values.items()}
+    columns: dict[str, list[Any]] = {
+        "years": [position["years"][d.year] if d.year else -1 for d in documents],
+        "agencies": [position["agencies"][d.dispatch.agency] if d.dispatch.agency else -1 for d in documents],
+        "sources": [[position["sources"][source] for source in d.sources] for d in documents],
+    }
+    return values, columns
+
+
+def index_pages(
+    documents: Sequence[SearchDocument], limit: int = SHARD_POSTINGS, workers: int | None = None
+) -> tuple[Page, ...]:
     """The index scripts: manifest, facets, shards, and one file per document."""
-    index = build_index(documents)
+    index = build_index(documents, workers)
     shards = shard_terms(index, limit)
-    pages = [
-        Page(shard_file(number), _script("shard", number, serialize_shard(index, terms)))
-        for number, terms in enumerate(shards)
-    ]
-    years = sorted({d.year for d in documents if d.year})
-    agencies = sorted({d.dispatch.agency for d in documents if d.dispatch.agency})
-    sources = sorted({source for d in documents for source in d.sources})
-    facets = [
-        [
-            years.index(d.year) if d.year else -1,
-            agencies.index(d.dispatch.agency) if d.dispatch.agency else -1,
-            [sources.index(source) for source in d.sources],
-        ]
-        for d in documents
-    ]
+    pages = [Page(shard_file(number), shard_script(number, index, terms)) for number, terms in enumerate(shards)]
+    values, columns = facet_columns(documents)
     manifest = {
         "lunr": LUNR_VERSION,
+        "fields": [field for field, _ in FIELDS],
         "documents": len(documents),
         "shards": [terms[0] for terms in shards],
-        "years": years,
-        "agencies": agencies,
-        "sources": sources,
+        **values,
     }
     pages.append(Page(f"{INDEX_FOLDER}/manifest.js", _script("manifest", manifest)))
-    pages.append(Page(f"{INDEX_FOLDER}/facets.js", _script("facets", facets)))
+    pages.append(Page(f"{INDEX_FOLDER}/facets.js", _script("facets", columns)))
     pages.extend(Page(f"{DOCS_FOLDER}/{d.ref}.js", _script("doc", d.ref, d.record)) for d in documents)
     return tuple(pages)
 
@@ -453,7 +612,7 @@ def query_index(
     clauses = [
         c
         for c in parsed.clauses
-        if not (c.run in parsed.droppable_runs and c.term not in index.term_index)
+        if not (c.run in parsed.droppable_runs and c.term not in index.encoded)
     ]
     kept_runs = {c.run for c in clauses}
     if not clauses or any(run not in kept_runs for run in parsed.droppable_runs):
@@ -465,7 +624,7 @@ def query_index(
         if clause.kind == "prefix":
             expansions = [term for term in index.terms if term.startswith(clause.term)]
         else:
-            expansions = [clause.term] if clause.term in index.term_index else []
+            expansions = [clause.term] if clause.term in index.encoded else []
         if not expansions:
             return []
         refs: set[str] = set()
@@ -473,7 +632,7 @@ def query_index(
             query_vector[term] += 1
             if term not in weights:
                 summed: dict[str, float] = {}
-                for field in index.postings[term]:
+                for field in index.postings(term):
                     for ref, weight in field:
                         summed[ref] = summed.get(ref, 0.0) + weight
                 weights[term] = summed

@@ -159,15 +159,86 @@ def lunr_py_index(documents: tuple[search.SearchDocument, ...]) -> dict[str, Any
     return serialized
 
 
-def test_written_index_equals_lunr_py_index() -> None:
+def canonical(serialized: dict[str, Any]) -> dict[str, Any]:
+    """A lunr serialisation with its terms in UTF-16 order and each term's vector
+    dimension (_index) renumbered to its place in that order, which changes no score."""
+    inverted = sorted(serialized["invertedIndex"], key=lambda entry: search.utf16_key(entry[0]))
+    renumber = {posting["_index"]: place for place, (_, posting) in enumerate(inverted)}
+    refs = {ref: number for number, ref in enumerate(sorted({r for _, p in inverted for f in search.FIELDS for r in p[f[0]]}, key=lambda r: int(r, 36)))}
+    field_order = [field for field, _ in search.FIELDS]
+
+    def vector(elements: list[Any]) -> list[Any]:
+        pairs = sorted((renumber[index], weight) for index, weight in zip(elements[0::2], elements[1::2]))
+        return [value for pair in pairs for value in pair]
+
+    def vector_key(entry: list[Any]) -> tuple[int, int]:
+        field, ref = entry[0].split("/")
+        return field_order.index(field), refs[ref]
+
+    return {
+        **serialized,
+        "invertedIndex": [[term, {**posting, "_index": renumber[posting["_index"]]}] for term, posting in inverted],
+        "fieldVectors": sorted(([key, vector(elements)] for key, elements in serialized["fieldVectors"]), key=vector_key),
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_written_index_equals_lunr_py_index(workers: int) -> None:
+    """Every posting and every field-vector weight is lunr.py's, to the last bit."""
     documents = search.search_documents(SMALL)
-    ours = search.serialize_shard(search.build_index(documents), search.build_index(documents).terms)
+    index = search.build_index(documents, workers)
+    ours = search.lunr_serialization(index, index.terms)
     theirs = lunr_py_index(documents)
-    # lunr.py orders terms by code point; lunr.js needs UTF-16 order. Everything else is equal.
-    assert [term for term, _ in theirs["invertedIndex"]] != [term for term, _ in ours["invertedIndex"]]
-    assert dict(map(tuple, theirs["invertedIndex"])) == dict(map(tuple, ours["invertedIndex"]))
-    assert dict(map(tuple, theirs["fieldVectors"])) == dict(map(tuple, ours["fieldVectors"]))
-    assert theirs["fields"] == ours["fields"] and theirs["version"] == ours["version"]
+    # lunr.py orders terms by code point; lunr.js needs UTF-16 order.
+    assert [term for term, _ in theirs["invertedIndex"]] != list(index.terms)
+    assert ours == canonical(theirs)
+
+
+@needs_node
+@pytest.mark.parametrize("limit", [1, 7, 10**9])
+def test_engine_expands_each_shard_into_the_lunr_serialization(limit: int, tmp_path: Path) -> None:
+    """What engine.js hands to lunr.Index.load is search.lunr_serialization of the shard."""
+    documents = search.search_documents(SMALL)
+    write_pages(search.index_pages(documents, limit), tmp_path)
+    index = search.build_index(documents)
+    shards = search.shard_terms(index, limit)
+    script = (
+        "const fs = require('fs'), vm = require('vm');"
+        "const [engineFile, site, count] = process.argv.slice(1);"
+        "const { expand } = require(engineFile); const data = {};"
+        "const context = vm.createContext({ JianbaoSearch: {"
+        " manifest: (m) => { data.manifest = m; }, shard: (n, s) => { data[n] = s; } } });"
+        "vm.runInContext(fs.readFileSync(site + '/search/index/manifest.js', 'utf8'), context);"
+        "const out = [];"
+        "for (let n = 0; n < Number(count); n++) {"
+        " vm.runInContext(fs.readFileSync(site + '/search/index/shard-' + String(n).padStart(4, '0') + '.js', 'utf8'), context);"
+        " out.push(expand(data[n], data.manifest.fields)); }"
+        "process.stdout.write(JSON.stringify(out));"
+    )
+    completed = subprocess.run(
+        ["node", "-e", script, str(STATIC / "engine.js"), str(tmp_path), str(len(shards))],
+        capture_output=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    expanded = json.loads(completed.stdout.decode("utf-8"))
+    assert len(expanded) == len(shards)
+    for serialized, terms in zip(expanded, shards):
+        assert canonical(serialized) == search.lunr_serialization(index, terms)
+
+
+def test_parallel_build_writes_the_same_bytes() -> None:
+    documents = search.search_documents(SMALL)
+    assert search.index_pages(documents, 7, workers=1) == search.index_pages(documents, 7, workers=3)
+
+
+@pytest.mark.parametrize("score", [0.0625, 0.1875, 2.0005, 0.0004999, 0.012, 1.0, 10.0, 0.9996, 123.4565])
+def test_weights_in_thousandths_are_round_to_three_places(score: float) -> None:
+    """The written integer over 1000 is the number lunr.py's round(score, 3) gives."""
+    text = search._thousandths("%.3f,%d,%.3f" % (score, 12, score))
+    first, gap, second = (int(number) for number in text.split(","))
+    assert first / 1000 == round(score, 3) == second / 1000 and gap == 12
+    assert text == ",".join([str(first), "12", str(first)])
 
 
 @needs_node

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
+import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from generator.tokenizer import compact, index_tokens, query_tokens
+from generator.tokenizer import compact, index_term_counts, index_tokens, normalize, query_tokens, term_text
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS_FILE = ROOT / "tests" / "fixtures" / "tokenizer_vectors.json"
@@ -82,3 +85,52 @@ def test_numbers_with_decimal_point_stay_whole() -> None:
 def test_single_han_character_query_is_a_prefix() -> None:
     (token,) = query_tokens("疫")
     assert (token.term, token.kind) == ("疫", "prefix")
+
+
+# Characters that stress the fast paths: Han of every kind (compatibility ideographs,
+# Extension B, the compatibility supplement), combining marks after Han and after
+# full-width letters, Hangul jamo that compose, final sigma, NUL, decimals of other
+# scripts, and text NFKC turns into Han (a Kangxi radical, a circled ideograph).
+_FUZZ_CHARACTERS = (
+    "动态清零疫情防控上海，。、：；（）！？「」“”　 \n\t.,;:-_0123456789１２３ＡＢａｂabcXYZßςΣΑΒéeü"
+    "\u0301\u0308\u0327\u3099か\u304b가\u1100\u1161\u11a8한\U00020000\U00020001\U0002F800\U0002F801"
+    "\uf900\uf91f\ufa0e\ufa0f\u2f00\u3280\u3220\u00bd\u2460\u2167\u0000\u200d\u00a0\ufeff々〇٣۴١٢ⅰ㍱℃ﬁ"
+)
+
+
+def _fuzz_texts(count: int) -> list[str]:
+    rng = random.Random(20221105)
+    return ["".join(rng.choice(_FUZZ_CHARACTERS) for _ in range(rng.randint(0, 24))) for _ in range(count)]
+
+
+def test_fast_normalize_equals_plain_nfkc() -> None:
+    for text in _fuzz_texts(3000):
+        plain = unicodedata.normalize("NFKC", text).lower().replace("ß", "ss").replace("ς", "σ")
+        assert normalize(text) == plain, ascii(text)
+
+
+@pytest.mark.parametrize("text", [str(v["text"]) for v in VECTORS] + _fuzz_texts(3000)[:1] + ["", "，。", "疫", "a疫b情c"])
+def test_index_term_counts_equal_the_tokens(text: str) -> None:
+    counts, length = index_term_counts(text)
+    assert {term_text(key): count for key, count in counts.items()} == Counter(index_tokens(text))
+    assert length == len(index_tokens(text))
+
+
+def test_index_term_counts_equal_the_tokens_on_random_text() -> None:
+    for text in _fuzz_texts(3000):
+        counts, length = index_term_counts(text)
+        tokens = index_tokens(text)
+        assert ({term_text(key): count for key, count in counts.items()}, length) == (Counter(tokens), len(tokens)), ascii(text)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_javascript_agrees_on_random_text(tmp_path: Path) -> None:
+    """tokenizer.js reads code point by code point; the Python reading works on whole runs."""
+    texts = _fuzz_texts(2000)
+    vectors = tmp_path / "texts.json"
+    vectors.write_text(json.dumps([{"text": text} for text in texts]), encoding="utf-8")
+    completed = subprocess.run(
+        ["node", "-e", _NODE_RUNNER, str(TOKENIZER_JS), str(vectors)], capture_output=True, check=True, timeout=60
+    )
+    for text, got in zip(texts, json.loads(completed.stdout.decode("utf-8")), strict=True):
+        assert got == _python_result(text), ascii(text)

@@ -29,6 +29,52 @@
     return text;
   }
 
+  /*
+   * A shard as written ([[term, [title postings], [body postings]], ...], the postings of
+   * a field being: first document number, its weight, then for each further document the
+   * gap from the previous number and its weight; weights in thousandths) turned into the
+   * serialised lunr 2.3.9 index that lunr.Index.load reads: the inverted index, and each
+   * document's field vectors restricted to this shard's terms. A term's vector dimension
+   * (_index) is its position in the shard. generator/search.py (lunr_serialization) is
+   * the same transformation in Python; the tests check that they agree and that it equals
+   * what lunr.py builds.
+   */
+  function expand(entries, fields) {
+    var invertedIndex = [];
+    var vectors = {};
+    var keys = [];
+    entries.forEach(function (entry, position) {
+      var posting = { _index: position };
+      for (var f = 0; f < fields.length; f++) {
+        var list = entry[f + 1];
+        var refs = {};
+        var number = 0;
+        for (var i = 0; i < list.length; i += 2) {
+          number += list[i];
+          var ref = number.toString(36);
+          refs[ref] = {};
+          var key = fields[f] + "/" + ref;
+          if (!vectors[key]) {
+            vectors[key] = [];
+            keys.push(key);
+          }
+          // An integer divided by 1000 is the double nearest to the three-place decimal,
+          // the same number lunr.py's round(score, 3) gives.
+          vectors[key].push(position, list[i + 1] / 1000);
+        }
+        posting[fields[f]] = refs;
+      }
+      invertedIndex.push([entry[0], posting]);
+    });
+    return {
+      version: "2.3.9",
+      fields: fields.slice(),
+      fieldVectors: keys.map(function (key) { return [key, vectors[key]]; }),
+      invertedIndex: invertedIndex,
+      pipeline: [],
+    };
+  }
+
   function createEngine(options) {
     var lunr = options.lunr;
     var tokenizer = options.tokenizer;
@@ -64,12 +110,14 @@
     }
 
     function shardIndex(number) {
-      return once(INDEX + "shard-" + pad(number) + ".js").then(function () {
-        if (!indexes[number]) {
-          indexes[number] = lunr.Index.load(data.shards[number]);
-          delete data.shards[number];
-        }
-        return indexes[number];
+      return manifest().then(function (m) {
+        return once(INDEX + "shard-" + pad(number) + ".js").then(function () {
+          if (!indexes[number]) {
+            indexes[number] = lunr.Index.load(expand(data.shards[number], m.fields));
+            delete data.shards[number];
+          }
+          return indexes[number];
+        });
       });
     }
 
@@ -245,5 +293,5 @@
     };
   }
 
-  return { createEngine: createEngine };
+  return { createEngine: createEngine, expand: expand };
 });
