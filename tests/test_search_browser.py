@@ -144,3 +144,19 @@ def test_header_search_box_leads_to_results(site: tuple[Path, Collection], page:
     page.press("#site-search-q", "Enter")
     page.wait_for_selector("body[data-search-done]", timeout=15000)
     assert len(shown_dispatches(page)) == 1
+
+
+def test_filters_data_loads_only_when_the_filters_open(site: tuple[Path, Collection], page: Any) -> None:
+    folder, _ = site
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    everything = open_search(page, folder, "疫")
+    assert not any(url.endswith("/facets.js") for url in requested)
+    assert page.is_hidden("#search-agency")
+    page.click("#search-filter-toggle")
+    page.wait_for_selector("#search-agency option[value='本报讯']", state="attached")
+    assert any(url.endswith("/facets.js") for url in requested)
+    assert page.get_attribute("#search-filter-toggle", "aria-expanded") == "true"
+    page.select_option("#search-agency", "本报讯")
+    page.wait_for_function(f"() => document.querySelectorAll('#search-results > li').length < {len(everything)}")
+    assert "agency=" in page.url and 0 < len(shown_dispatches(page)) < len(everything)
