@@ -9,12 +9,15 @@ Skips only when Chromium is absent outside CI; with CI=true it must run.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from generator.config import load_config
+from generator.snapshot import take_snapshot
 from tests.golden.collection import ROOT, golden_site, seed_site
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,6 +48,10 @@ PAGE_TYPES = [
     ("paginated", "golden", "dispatches/page/2/index.html"),
     ("hostile-source", "golden", "sources/hostile/index.html"),
     ("variants", "golden", "dispatches/d-甲报-1/index.html"),
+    # The zip snapshot, unzipped and opened from disk without the software that made it.
+    ("snapshot-home", "snapshot", "index.html"),
+    ("snapshot-dispatch", "snapshot", "dispatches/d-000_0ae97bc3b7bf4831-1/index.html"),
+    ("snapshot-search", "snapshot", "search/index.html"),
 ]
 
 
@@ -63,10 +70,20 @@ def _chromium() -> Any:
     pytest.skip(missing)
 
 
+def _unzipped_snapshot(site: Path, folder: Path) -> Path:
+    archive = folder / "snapshot.zip"
+    take_snapshot(site, "zip", archive, load_config(None), environ={})
+    unpacked = folder / "snapshot"
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(unpacked)
+    return unpacked
+
+
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("sites")
-    return {"seeds": seed_site(folder / "seeds"), "golden": golden_site(folder / "golden")}
+    seeds = seed_site(folder / "seeds")
+    return {"seeds": seeds, "golden": golden_site(folder / "golden"), "snapshot": _unzipped_snapshot(seeds, folder)}
 
 
 @pytest.fixture(scope="module")
