@@ -31,12 +31,12 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config
-from .models import Article, Collection, Problem, Source, Text
+from .models import Article, BuildReport, Collection, Problem, Skipped, Source, Text
 from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
 # Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
-_FORMAT = 1
+_FORMAT = 2
 # The environment variables that can change the output (reproducible dates, see the snapshot issue).
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
 
@@ -131,6 +131,7 @@ def stage_key(source: Source, config: Config) -> str:
 class BuildRecord:
     inputs: Inputs
     files: dict[str, FileState]
+    report: BuildReport  # what the build reported, given again by a build that changes nothing
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -160,15 +161,31 @@ class BuildCache:
                 return None
             inputs = Inputs(gather=data["inputs"]["gather"], site=data["inputs"]["site"])
             files = {path: FileState(*state) for path, state in data["files"].items()}
+            summary = data["report"]
+            report = BuildReport(
+                sources=summary["sources"],
+                articles=summary["articles"],
+                dispatches=summary["dispatches"],
+                skipped=tuple(Skipped(*skip) for skip in summary["skipped"]),
+                problems=tuple(Problem(*problem) for problem in summary["problems"]),
+                pages=summary["pages"],
+                written=summary["written"],
+                seconds=summary["seconds"],
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None  # no record, or one from another version: build as if there were none
-        return BuildRecord(inputs, files)
+        return BuildRecord(inputs, files, report)
 
     def save_record(self, record: BuildRecord) -> None:
         data = {
             "format": _FORMAT,
             "inputs": {"gather": record.inputs.gather, "site": record.inputs.site},
             "files": {path: [s.sha256, s.size, s.mtime_ns] for path, s in sorted(record.files.items())},
+            "report": {
+                **{key: getattr(record.report, key) for key in ("sources", "articles", "dispatches", "pages", "written", "seconds")},
+                "skipped": [[skip.file, skip.reason] for skip in record.report.skipped],
+                "problems": [[p.file, p.line, p.message, p.severity] for p in record.report.problems],
+            },
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         _write_atomically(self._record_file, json.dumps(data, ensure_ascii=False, indent=0).encode())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__, pipeline, serve, snapshot, verify
 from .config import Config, ConfigError, load_config
+from .output import BuildLocked
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -45,13 +46,13 @@ def run_build(args: argparse.Namespace) -> int:
     try:
         config = load_from_args(args)
         report = pipeline.build(config, clean_build=args.clean, quiet=args.quiet)
-    except (ConfigError, FileNotFoundError) as error:
+    except (ConfigError, FileNotFoundError, BuildLocked) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    _print_problems(report.collection.problems, sys.stderr)
+    _print_problems(report.problems, sys.stderr)
     print(report.summary())
     print(f"open {config.output_path.resolve() / 'index.html'}")
-    if args.strict and (report.collection.skipped or report.collection.problems):
+    if args.strict and (report.skipped or report.problems):
         print("strict: failing because files were skipped or problems flagged", file=sys.stderr)
         return 1
     return 0

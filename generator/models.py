@@ -225,3 +225,40 @@ class Page:
 
     path: str
     content: bytes
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, in numbers, with what it skipped and flagged.
+
+    It holds no collection, so a build that changes nothing can answer from its record.
+    """
+
+    sources: int
+    articles: int
+    dispatches: int
+    skipped: tuple[Skipped, ...]
+    problems: tuple[Problem, ...]
+    pages: int
+    written: int
+    seconds: float
+
+    @classmethod
+    def of(cls, collection: Collection, pages: int, written: int, seconds: float) -> "BuildReport":
+        return cls(
+            sources=len(collection.sources),
+            articles=len(collection.articles),
+            dispatches=len(collection.dispatches),
+            skipped=collection.skipped,
+            problems=collection.problems,
+            pages=pages,
+            written=written,
+            seconds=seconds,
+        )
+
+    def summary(self) -> str:
+        return (
+            f"{self.sources} sources, {self.articles} articles, {self.dispatches} dispatches, "
+            f"{len(self.skipped)} skipped, {len(self.problems)} problems, {self.pages} files "
+            f"({self.written} written) in {self.seconds:.2f} s"
+        )

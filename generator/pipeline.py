@@ -13,18 +13,19 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 
 from . import cache, clean, collate, describe, ingest, manifest, output, render, search, split
+from .cache import ReadSources, SourceResult
 from .config import Config
-from .models import Article, Collection, Page, Problem, Source, Text
+from .models import Article, BuildReport, Collection, Page, Problem, Source, Text
 from .theme import Theme
 
 # Below this many sources the cost of starting worker processes outweighs the gain.
 _PARALLEL_MIN_SOURCES = 64
 
 
-def read_source(source: Source, config: Config) -> tuple[Text, tuple[Article, ...], tuple[Problem, ...]]:
+def read_source(source: Source, config: Config) -> SourceResult:
     """The per-source stages: clean, split, describe. Pure, so it can run in any process."""
     text = clean.clean(source)
     articles, problems = split.split(text)
@@ -32,9 +33,8 @@ def read_source(source: Source, config: Config) -> tuple[Text, tuple[Article, ..
     return text, described, problems
 
 
-def _read_sources(
-    sources: tuple[Source, ...], config: Config
-) -> list[tuple[Text, tuple[Article, ...], tuple[Problem, ...]]]:
+def read_sources(sources: tuple[Source, ...], config: Config) -> list[SourceResult]:
+    """``read_source`` over every source, on every core when there are enough of them."""
     workers = min(os.cpu_count() or 1, 8)
     if len(sources) < _PARALLEL_MIN_SOURCES or workers < 2:
         return [read_source(source, config) for source in sources]
@@ -43,13 +43,17 @@ def _read_sources(
         return list(pool.map(read_source, sources, [config] * len(sources), chunksize=chunk))
 
 
-def gather(config: Config) -> Collection:
-    """Run every stage up to the catalog: the whole collection, nothing written."""
+def gather(config: Config, read: ReadSources | None = None) -> Collection:
+    """Run every stage up to the catalog: the whole collection, nothing written.
+
+    ``read`` runs the per-source stages; ``build`` passes one that takes unchanged
+    sources from its cache.
+    """
     sources, skipped, problems = ingest.ingest(config.content_path)
     texts: list[Text] = []
     articles: list[Article] = []
     all_problems: list[Problem] = list(problems)
-    for text, source_articles, source_problems in _read_sources(sources, config):
+    for text, source_articles, source_problems in (read or read_sources)(sources, config):
         texts.append(text)
         articles.extend(source_articles)
         all_problems.extend(source_problems)
@@ -76,22 +80,6 @@ def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
     return tuple(sorted(pages, key=lambda page: page.path))
 
 
-@dataclass(frozen=True)
-class BuildReport:
-    collection: Collection
-    pages: int
-    written: int
-    seconds: float
-
-    def summary(self) -> str:
-        c = self.collection
-        return (
-            f"{len(c.sources)} sources, {len(c.articles)} articles, {len(c.dispatches)} dispatches, "
-            f"{len(c.skipped)} skipped, {len(c.problems)} problems, {self.pages} files "
-            f"({self.written} written) in {self.seconds:.2f} s"
-        )
-
-
 def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> BuildReport:
     """Gather, render and write the site into config.output_path, redoing only what changed.
 
@@ -103,28 +91,21 @@ def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> 
     with output.build_lock(store.lock_file, config.output_path):
         inputs = cache.fingerprint(config)
         record = None if clean_build else store.load_record()
-        collection = None if clean_build else store.load_collection(inputs.gather)
-        if collection is not None and record is not None and record.inputs == inputs and store.site_matches(record):
+        if record is not None and record.inputs == inputs and store.site_matches(record):
             # Nothing the site is made from has changed and nobody touched it: write nothing.
-            return BuildReport(collection, len(record.files), 0, time.perf_counter() - started)
+            return replace(record.report, written=0, seconds=time.perf_counter() - started)
+        collection = None if clean_build else store.load_collection(inputs.gather)
         if collection is None:
-            # The stages of gather(), with clean/split/describe taken per source from the cache.
-            sources, skipped, problems = ingest.ingest(config.content_path)
-            results = store.read_sources(sources, config, _read_sources, use_cache=not clean_build, progress=progress)
-            texts = tuple(text for text, _, _ in results)
-            articles = tuple(article for _, source_articles, _ in results for article in source_articles)
-            all_problems = list(problems)
-            for text, _, source_problems in results:
-                all_problems.extend(source_problems)
-                all_problems.extend(
-                    Problem(text.source.file, flag.line, f"flagged {flag.kind}: {flag.context}") for flag in text.flags
-                )
-            collated, dispatches = collate.collate(articles, config)
-            collection = Collection(sources, skipped, texts, collated, dispatches, tuple(all_problems))
+
+            def cached(sources: tuple[Source, ...], settings: Config) -> list[SourceResult]:
+                return store.read_sources(sources, settings, read_sources, use_cache=not clean_build, progress=progress)
+
+            collection = gather(config, cached)
             store.save_collection(inputs.gather, collection)
         pages = render_site(collection, config)
         known = None if clean_build else (record.files if record is not None else {})
         written = output.write_site(pages, config.output_path, record=known, progress=progress)
-        store.save_record(cache.BuildRecord(inputs, dict(written.files)))
+        report = BuildReport.of(collection, len(pages), len(written.written), time.perf_counter() - started)
+        store.save_record(cache.BuildRecord(inputs, dict(written.files), report))
     progress.finish()
-    return BuildReport(collection, len(pages), len(written.written), time.perf_counter() - started)
+    return report

@@ -38,8 +38,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Collection]:
     config = dataclasses.replace(
         load_config(ROOT / "config.yaml"), output_dir=str(tmp_path_factory.mktemp("site") / "out")
     )
-    report = pipeline.build(config, quiet=True)
-    return config.output_path.resolve(), report.collection
+    pipeline.build(config, quiet=True)
+    return config.output_path.resolve(), pipeline.gather(config)
 
 
 @pytest.fixture(scope="module")
