@@ -424,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         print("the stage run failed (its traceback is above)", file=sys.stderr)
         return 1
     child = json.loads(finished.stdout.strip().splitlines()[-1])
+    # The stage figures first, so a long command run that is cut short does not lose them.
+    (folder / "stages.json").write_text(json.dumps(child, indent=1) + "\n", encoding="utf-8")
+    print(f"stage figures written to {folder / 'stages.json'}", file=sys.stderr)
     shutil.rmtree(folder / "output-stages", ignore_errors=True)
 
     commands: list[Measured] = []
