@@ -358,8 +358,11 @@ def report(
         f"{child['sources']} sources, {child['skipped']} skipped; {child['files']} output files, {child['output_mb']:.1f} MB."
         + (f" Generating the collection took {generated:.1f} s." if generated is not None else "")
         + f" Load average when the run began: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}"
-        " (above the core count, other jobs shared the machine and wall-clock seconds are inflated;"
-        " CPU seconds are the steadier figure).",
+        + (
+            " (above the core count: other jobs shared the machine, wall-clock seconds are inflated;"
+            " CPU seconds are the steadier figure)."
+            if load[0] > (os.cpu_count() or 1) else "."
+        ),
         "",
         "| stage (one core, in order) | seconds | CPU seconds | peak RSS so far (MB) |",
         "| --- | ---: | ---: | ---: |",
@@ -370,7 +373,7 @@ def report(
         cpu_total += row["cpu_seconds"]
         lines.append(f"| {row['stage']} | {row['seconds']:.2f} | {row['cpu_seconds']:.2f} | {row['peak_rss_mb']:.0f} |")
     lines.append(f"| **sum** | **{total:.2f}** | **{cpu_total:.2f}** | |")
-    lines += [
+    lines += [] if not commands else [
         "",
         "| command | seconds | CPU seconds | peak PSS, whole process tree (MB) | largest process RSS (MB) | exit |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
