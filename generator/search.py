@@ -21,8 +21,9 @@ Every file is a script (``JianbaoSearch.shard(n, {...})``) so the search works f
 Output, relative to the site root::
 
     search/index.html             the search page
-    search/index/manifest.js      first term of every shard, facet names
-    search/index/facets.js        source, year and agency of every document (filters)
+    search/index/manifest.js      first term of every shard
+    search/index/facets.js        the sources, years and agencies, and those of every
+                                  document (the filters)
     search/index/shard-NNNN.js    the shards
     search/docs/<ref>.js          one per document: what a result shows, and its text
 """
@@ -271,28 +272,33 @@ def _thousandths(text: str) -> str:
 class _Batch:
     """A run of consecutive documents, tokenised and scored in one process.
 
-    ``count`` reads the texts; ``fragments`` then turns the counts into postings once the
-    whole collection's document frequencies and average field lengths are known. Every
-    step per posting is a C-level operation (``map`` over ``operator`` functions,
-    ``Counter``, ``str.join``): there are millions of postings in ten thousand articles.
+    ``count`` reads the texts into postings (document, term frequency); ``fragments`` then
+    scores and writes them once the whole collection's document frequencies and average
+    field lengths are known. Every step per posting is a C-level operation (``map`` over
+    ``operator`` functions, ``Counter``, slices, ``%`` formatting): there are millions of
+    postings in ten thousand articles.
     """
 
     def __init__(self, texts: Sequence[tuple[str, ...]], start: int) -> None:
         self.texts = texts
         self.start = start
-        self.counts: list[list[Counter[TermKey]]] = [[] for _ in FIELDS]
+        # Per field: term -> [document, frequency, document, frequency, ...]
+        self.postings: list[defaultdict[TermKey, list[Any]]] = [defaultdict(list) for _ in FIELDS]
         self.lengths: list[list[int]] = [[] for _ in FIELDS]
 
     def count(self) -> tuple[list[int], Counter[TermKey]]:
-        """Term frequencies of every field; returns the summed field lengths and how many
-        fields of the batch's documents hold each term (lunr's document frequency)."""
-        frequency: Counter[TermKey] = Counter()
-        for fields in self.texts:
+        """Read the texts; return the summed field lengths and, per term, how many fields
+        of the batch's documents hold it (lunr's document frequency counts fields)."""
+        for number, fields in enumerate(self.texts, self.start):
             for f, text in enumerate(fields):
                 counts, length = index_term_counts(text)
-                self.counts[f].append(counts)
                 self.lengths[f].append(length)
-                frequency.update(counts.keys())
+                # defaultdict's __getitem__ makes a term's first list in C, under map.
+                lists = map(self.postings[f].__getitem__, counts)
+                deque(map(list.extend, lists, zip(repeat(number), counts.values())), 0)
+        frequency: Counter[TermKey] = Counter()
+        for postings_of in self.postings:
+            frequency.update(dict(zip(postings_of, map(operator.floordiv, map(len, postings_of.values()), repeat(2)))))
         return [sum(lengths) for lengths in self.lengths], frequency
 
     def fragments(
@@ -301,30 +307,25 @@ class _Batch:
         """The batch's postings of every term, per field, as text fragments."""
         result: dict[TermKey, list[Fragment | None]] = {}
         for f, (_, boost) in enumerate(FIELDS):
-            # term -> [document, score, document, score, ...]; defaultdict's __getitem__
-            # makes a term's first list in C, under map.
-            postings_of: defaultdict[TermKey, list[float | int]] = defaultdict(list)
-            for offset, (counts, length) in enumerate(zip(self.counts[f], self.lengths[f])):
-                if not counts:
-                    continue
-                terms = list(counts)
-                frequencies = list(counts.values())
-                # lunr.py's arithmetic, operation by operation, so the weights are equal
-                # to the last bit: idf * ((k1 + 1) * tf) / (k1 * (1 - b + b * len / avg) + tf),
-                # times the field boost (then rounded to three places, below).
-                norm = K1 * (1 - B + B * (length / averages[f]))
+            if not self.postings[f]:
+                continue  # no document has a word in this field (and its average length is 0)
+            # Per document number: lunr's length normalisation, k1 * (1 - b + b * len / avg).
+            norms = [0.0] * self.start + [K1 * (1 - B + B * (length / averages[f])) for length in self.lengths[f]]
+            for term, postings in self.postings[f].items():
+                documents = postings[0::2]
+                frequencies = postings[1::2]
+                # lunr.py's arithmetic, operation by operation, so the weights are equal to
+                # the last bit: idf * ((k1 + 1) * tf) / (norm + tf), times the field boost.
                 scores = map(
                     operator.truediv,
-                    map(operator.mul, map(idf.__getitem__, terms), map(operator.mul, repeat(K1 + 1), frequencies)),
-                    map(operator.add, repeat(norm), frequencies),
+                    map(operator.mul, repeat(idf[term]), map(operator.mul, repeat(K1 + 1), frequencies)),
+                    map(operator.add, map(norms.__getitem__, documents), frequencies),
                 )
                 if boost != 1:
                     scores = map(operator.mul, scores, repeat(boost))
-                pairs = zip(repeat(self.start + offset), scores)
-                deque(map(list.extend, map(postings_of.__getitem__, terms), pairs), 0)
-            for term, postings in postings_of.items():
-                documents = postings[0::2]
-                postings[2::2] = map(operator.sub, documents[1:], documents)  # gaps
+                # In place: [document, score, gap, score, gap, score, ...]
+                postings[1::2] = scores
+                postings[2::2] = map(operator.sub, documents[1:], documents)
                 # '%.3f' gives the digits of round(score, 3) (both are the correctly rounded
                 # decimal); without its point and leading zeros it is the weight in thousandths.
                 rest = _thousandths(("%.3f" + ",%d,%.3f" * (len(documents) - 1)) % tuple(postings[1:]))
@@ -524,10 +525,11 @@ def index_pages(
         "fields": [field for field, _ in FIELDS],
         "documents": len(documents),
         "shards": [terms[0] for terms in shards],
-        **values,
     }
     pages.append(Page(f"{INDEX_FOLDER}/manifest.js", _script("manifest", manifest)))
-    pages.append(Page(f"{INDEX_FOLDER}/facets.js", _script("facets", columns)))
+    # Loaded only when the reader filters, so a plain query never downloads the list of
+    # every source.
+    pages.append(Page(f"{INDEX_FOLDER}/facets.js", _script("facets", {"values": values, "columns": columns})))
     pages.extend(Page(f"{DOCS_FOLDER}/{d.ref}.js", _script("doc", d.ref, d.record)) for d in documents)
     return tuple(pages)
 

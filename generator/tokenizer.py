@@ -215,6 +215,24 @@ _UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
 _SECOND_SHIFT = 32 if sys.byteorder == "little" else 0
 
 
+_INERT_HAN_SPLIT = re.compile(f"({_INERT_HAN_RUN.pattern})")
+
+
+def _han_runs_and_rest(text: str) -> tuple[list[str], str]:
+    """The Han runs of the normalised text, and the rest of it with NUL where they stood.
+
+    Usually read without normalising the Han runs at all: the text is cut at its inert
+    Han runs (see ``_nfkc``), only the pieces between them are normalised, and if none of
+    those became or held a Han character the inert runs are the normalised text's Han runs.
+    """
+    parts = _INERT_HAN_SPLIT.split(text)
+    rest = normalize("\0".join(parts[0::2]))
+    if not _HAN_RUN.search(rest):
+        return parts[1::2], rest
+    normal = normalize(text)
+    return _HAN_RUN.findall(normal), _HAN_RUN.sub("\0", normal)
+
+
 def index_term_counts(text: str) -> tuple[Counter[TermKey], int]:
     """How often each index term occurs in a text, and how many tokens the text has.
 
@@ -226,8 +244,7 @@ def index_term_counts(text: str) -> tuple[Counter[TermKey], int]:
     the key is the character's code point); a pair starting with a NUL spans two runs
     and is removed.
     """
-    normal = normalize(text)
-    runs = _HAN_RUN.findall(normal)
+    runs, rest = _han_runs_and_rest(text)
     counts: Counter[TermKey] = Counter()
     length = 0
     if runs:
@@ -239,7 +256,7 @@ def index_term_counts(text: str) -> tuple[Counter[TermKey], int]:
         spanning = set(map(operator.lshift, map(ord, map(operator.itemgetter(0), runs[1:])), repeat(_SECOND_SHIFT)))
         deque(map(dict.__delitem__, repeat(counts), spanning), 0)
         length = size - len(runs)
-    words = _word_run().findall(normal)
+    words = _word_run().findall(rest)
     counts.update(words)
     return counts, length + len(words)
 

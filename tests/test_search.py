@@ -164,8 +164,7 @@ def canonical(serialized: dict[str, Any]) -> dict[str, Any]:
     dimension (_index) renumbered to its place in that order, which changes no score."""
     inverted = sorted(serialized["invertedIndex"], key=lambda entry: search.utf16_key(entry[0]))
     renumber = {posting["_index"]: place for place, (_, posting) in enumerate(inverted)}
-    refs = {ref: number for number, ref in enumerate(sorted({r for _, p in inverted for f in search.FIELDS for r in p[f[0]]}, key=lambda r: int(r, 36)))}
-    field_order = [field for field, _ in search.FIELDS]
+    fields = [field for field, _ in search.FIELDS]
 
     def vector(elements: list[Any]) -> list[Any]:
         pairs = sorted((renumber[index], weight) for index, weight in zip(elements[0::2], elements[1::2]))
@@ -173,7 +172,7 @@ def canonical(serialized: dict[str, Any]) -> dict[str, Any]:
 
     def vector_key(entry: list[Any]) -> tuple[int, int]:
         field, ref = entry[0].split("/")
-        return field_order.index(field), refs[ref]
+        return fields.index(field), int(ref, 36)
 
     return {
         **serialized,

@@ -8,12 +8,13 @@
  *
  * Timings are left on <body> for the tests and the benchmark: data-query-ms (parse,
  * load shards, score, merge), data-draw-ms (load the shown documents, build the list),
- * data-search-ms (both), and data-search-done (the query answered).
+ * data-search-ms (both), data-done-at (milliseconds since the page was requested) and
+ * data-search-done (the query answered).
  */
 (function () {
   "use strict";
 
-  var PAGE = 20;
+  var PAGE = 10;
   var SNIPPET_BEFORE = 30;
   var SNIPPET_LENGTH = 110;
   var root = document.currentScript.getAttribute("data-root") || "";
@@ -38,7 +39,7 @@
   var generation = 0;
   var state = null; // the current query's answer, filters applied lazily
   var onScreen = null; // the query and filters on screen, so the same search is not redrawn
-  var facets = null; // {manifest, columns} once the filters are opened
+  var facets = null; // {values, columns} (generator/search.py) once the filters are opened
 
   function loadScript(path) {
     return new Promise(function (resolve, reject) {
@@ -56,6 +57,7 @@
       enginePromise = loadScript("static/search/vendor/lunr-2.3.9/lunr.min.js").then(function () {
         engine = JianbaoEngine.createEngine({ lunr: window.lunr, tokenizer: JianbaoTokenizer, load: loadScript });
         window.JianbaoSearch = engine.receiver;
+        window.JianbaoSearchEngine = engine; // for the tests and the benchmark
         return engine;
       });
     }
@@ -197,7 +199,7 @@
     return Object.keys(selects).every(function (name) {
       var wanted = selects[name].value;
       if (!wanted) return true;
-      var values = facets.manifest[COLUMN[name]];
+      var values = facets.values[COLUMN[name]];
       var cell = facets.columns[COLUMN[name]][number];
       var indexes = Array.isArray(cell) ? cell : [cell];
       return indexes.some(function (i) { return i >= 0 && values[i] === wanted; });
@@ -206,7 +208,7 @@
 
   function fillFilters(hits, wanted) {
     Object.keys(selects).forEach(function (name) {
-      var values = facets.manifest[COLUMN[name]];
+      var values = facets.values[COLUMN[name]];
       var column = facets.columns[COLUMN[name]];
       var counts = {};
       hits.forEach(function (hit) {
@@ -238,8 +240,8 @@
     filterFields.hidden = false;
     if (facets) return Promise.resolve();
     return getEngine()
-      .then(function () { return Promise.all([engine.manifest(), engine.facets()]); })
-      .then(function (loaded) { facets = { manifest: loaded[0], columns: loaded[1] }; });
+      .then(function () { return engine.facets(); })
+      .then(function (loaded) { facets = loaded; });
   }
 
   // Show the next page of hits; a query with a phrase checks candidates as it goes.
@@ -312,6 +314,7 @@
           document.body.setAttribute("data-query-ms", (answered - started).toFixed(1));
           document.body.setAttribute("data-draw-ms", (done - answered).toFixed(1));
           document.body.setAttribute("data-search-ms", (done - started).toFixed(1));
+          document.body.setAttribute("data-done-at", done.toFixed(1));
           document.body.setAttribute("data-search-done", query);
         });
       })
