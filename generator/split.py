@@ -68,22 +68,23 @@ class _Draft:
     closing: Dateline | None = None
     # The heading run printed right above the body, before it is judged.
     run_above: list[Block] = field(default_factory=list)
+    # The line the report starts on (its dateline or first paragraph), so that a report
+    # with a dateline and nothing else still has a place.
+    start_line: int = 0
 
     @property
     def body_line(self) -> int:
         """Where the text starts: the order of articles is the order of their bodies."""
-        blocks = self.body or self.pull_quotes or self.headings
-        return min(block.line for block in blocks)
+        blocks = self.body or self.pull_quotes
+        return min([block.line for block in blocks] or [self.start_line])
 
     @property
     def first_line(self) -> int:
-        blocks = self.headings + self.body + self.pull_quotes
-        return min(block.line for block in blocks)
+        return min([block.line for block in self.headings + self.body + self.pull_quotes] + [self.start_line])
 
     @property
     def last_line(self) -> int:
-        blocks = self.headings + self.body + self.pull_quotes
-        return max(block.end_line for block in blocks)
+        return max([block.end_line for block in self.headings + self.body + self.pull_quotes] + [self.start_line])
 
 
 def _parse_dateline(match: re.Match[str], position: str) -> Dateline:
@@ -112,9 +113,9 @@ def _layout(blocks: tuple[Block, ...]) -> tuple[list[_Draft], list[list[Block]]]
     bullets: list[Block] = []
     current: _Draft | None = None
 
-    def start(dateline: Dateline | None) -> _Draft:
+    def start(dateline: Dateline | None, line: int) -> _Draft:
         nonlocal run, bullets
-        draft = _Draft(dateline=dateline, run_above=run, pull_quotes=bullets)
+        draft = _Draft(dateline=dateline, run_above=run, pull_quotes=bullets, start_line=line)
         drafts.append(draft)
         run, bullets = [], []
         return draft
@@ -132,16 +133,17 @@ def _layout(blocks: tuple[Block, ...]) -> tuple[list[_Draft], list[list[Block]]]
             else:
                 bullets.append(block)
         elif opening:
-            current = start(_parse_dateline(opening, "start"))
+            current = start(_parse_dateline(opening, "start"), block.line)
             rest = text[opening.end():]
             if rest:
                 current.body.append(Block(rest, block.line, block.end_line, block.attached, block.lines))
-        elif is_heading(block):
+        elif is_heading(block) and not (current is not None and current.dateline is not None and not current.body):
+            # (A dateline is always followed by its text, however short the first block.)
             current = None
             run.append(block)
         else:
             if current is None:
-                current = start(None)
+                current = start(None, block.line)
             current.body.append(block)
     if run or bullets:
         orphan_runs.append(run + bullets)
