@@ -19,6 +19,7 @@ most in the article, without function characters at their edges.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from dataclasses import replace
@@ -57,9 +58,13 @@ TITLE_OR_SPEECH = re.compile(rf"^(?:{_AFTER})")
 
 # Function characters: an n-gram starting or ending with one is not a term.
 FUNCTION_CHARS = set("的了和与及或并而在是为对把被将要也就都其这那之于以上下中个们有不我他她它你从向到由等该各此")
+# Particles no word grows across (个 of 个体 or 中 of 中央 may belong to a word).
+PARTICLES = set("的了和是在与及或并而对把被将也就都等")
 QUOTED = re.compile(r"[“「『]([^”」』]{2,10})[”」』]")
 KEYWORD_LIMIT = 8
-KEYWORD_CANDIDATES = 200
+# Character pairs that seed keyword candidates, and the longest keyword grown from one.
+KEYWORD_SEEDS = 40
+KEYWORD_MAX_CHARS = 8
 
 
 def _surname_prefix(candidate: str) -> int:
@@ -126,43 +131,61 @@ def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
     return tuple(sorted(counts, key=lambda name: (-counts[name], name)))
 
 
-def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
-    """Quoted terms first, then the recurring n-grams (2–6 Han characters) that are words.
+def _whole_word(term: str, text: str) -> str | None:
+    """Grow a recurring string while every occurrence has the same neighbour on one side.
 
-    A string is taken for a word when what stands before it and after it varies
-    across its occurrences (accessor variety): 冠肺炎疫 always has 新 before it, so it
-    is a piece of 新冠肺炎疫情, not a term of its own.
+    新冠 always followed by 肺 is a piece of a longer word: growing stops where the
+    neighbours vary (accessor variety) or at a particle. A string that would grow past
+    the length limit is a piece of a repeated passage, not a word: None.
+    """
+    while True:
+        lefts: Counter[str] = Counter()
+        rights: Counter[str] = Counter()
+        for match in re.finditer(re.escape(term), text):
+            start, end = match.span()
+            lefts[text[start - 1] if start else ""] += 1
+            rights[text[end] if end < len(text) else ""] += 1
+        total = sum(lefts.values())
+        (left, on_left), = lefts.most_common(1)
+        (right, on_right), = rights.most_common(1)
+        if on_left == total and left and is_han(left) and left not in PARTICLES:
+            term = left + term
+        elif on_right == total and right and is_han(right) and right not in PARTICLES:
+            term = term + right
+        else:
+            return term
+        if len(term) > KEYWORD_MAX_CHARS:
+            return None
+
+
+def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
+    """Quoted terms first, then the recurring words of the text, most text covered first.
+
+    The most frequent character pairs are the seeds; each grows into the whole word it
+    belongs to (``_whole_word``). Pairs are counted in C (map over the runs), so the cost
+    stays linear in the text and small.
     """
     quoted = Counter(term for term in QUOTED.findall(text) if all(is_han(c) for c in term))
     runs = HAN_RUN.findall(text)
-    counts: Counter[str] = Counter(
-        run[index : index + size] for size in range(2, 7) for run in runs for index in range(len(run) - size + 1)
-    )
-    candidates = {
-        gram for gram, count in counts.items() if count >= 2 and gram[0] not in FUNCTION_CHARS and gram[-1] not in FUNCTION_CHARS
-    }
-    # What stands either side of each occurrence of a candidate; a run's edge differs every time.
-    left: dict[str, set[str]] = {gram: set() for gram in candidates}
-    right: dict[str, set[str]] = {gram: set() for gram in candidates}
-    for run_number, run in enumerate(runs):
-        for size in range(2, 7):
-            for index in range(len(run) - size + 1):
-                gram = run[index : index + size]
-                if gram in candidates:
-                    left[gram].add(run[index - 1] if index else f"^{run_number}")
-                    end = index + size
-                    right[gram].add(run[end] if end < len(run) else f"${run_number}")
-    scores = {gram: counts[gram] * len(gram) for gram in candidates if len(left[gram]) >= 2 and len(right[gram]) >= 2}
+    # Runs joined by a line break: no word grows across punctuation.
+    joined = "\n".join(runs)
+    pairs: Counter[str] = Counter()
+    for run in runs:
+        pairs.update(map(operator.add, run, run[1:]))
+    seeds = sorted(
+        (pair for pair, count in pairs.items() if count >= 2 and pair[0] not in FUNCTION_CHARS and pair[1] not in FUNCTION_CHARS),
+        key=lambda pair: (-pairs[pair], pair),
+    )[:KEYWORD_SEEDS]
+    words = {_whole_word(seed, joined) for seed in seeds} - {None}
+    scores = {word: joined.count(word) * len(word) for word in words if word}
     chosen: list[str] = []
     for term in sorted(quoted, key=lambda t: (-quoted[t], t)):
         if term not in chosen:
             chosen.append(term)
-    # Only the best-scoring candidates are worth looking at; a text that repeats one long
-    # phrase would otherwise offer thousands of overlapping pieces of it.
-    for term in sorted(scores, key=lambda t: (-scores[t], t))[:KEYWORD_CANDIDATES]:
+    for term in sorted(scores, key=lambda t: (-scores[t], t)):
         if len(chosen) >= limit:
             break
-        # A shorter gram inside a chosen term (or one containing it) adds nothing.
+        # A shorter word inside a chosen term (or one containing it) adds nothing.
         if any(term in other or other in term for other in chosen):
             continue
         chosen.append(term)
