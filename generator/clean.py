@@ -153,10 +153,15 @@ def _starts_new_block(line: _Line) -> bool:
     return bool(line.lead) or bool(BULLET.match(line.text)) or bool(DATELINE_START.match(line.text)) or bool(DATELINE_END.match(line.text))
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_HAN_CHARS = re.compile(f"[{HAN}]")
+
+
 def _is_latin_script(text: str) -> bool:
     """Is the text written mostly in letters other than Han characters (English, say)?"""
-    letters = [char for char in text if char.isalpha()]
-    return bool(letters) and sum(1 for char in letters if is_han(char)) * 2 < len(letters)
+    # Counted by regular expression: a Python test per character was a tenth of cleaning.
+    letters = len(_LETTER.findall(text))
+    return letters > 0 and len(_HAN_CHARS.findall(text)) * 2 < letters
 
 
 def _heading_above(previous: _Line, line: _Line) -> bool:

@@ -44,6 +44,10 @@ _COMMON_HAN = set(
 )
 
 
+# Below this share of ordinary characters a legacy decoding is taken for noise.
+LEGACY_MIN_SCORE = 0.2
+
+
 def _is_sidecar_or_litter(name: str) -> bool:
     return bool(_IGNORED_NAMES.search(name))
 
@@ -94,7 +98,9 @@ def detect_encoding(raw: bytes) -> tuple[str, str] | None:
         score = _han_score(text)
         if best is None or score > best[0]:
             best = (score, encoding, text)
-    if best is None or best[0] < 0.5:
+    # The score only chooses between codecs; the floor only keeps out bytes that decode
+    # to noise. Ordinary text scores far above it even when its words are uncommon.
+    if best is None or best[0] < LEGACY_MIN_SCORE:
         return None
     return best[1], best[2]
 

@@ -148,3 +148,14 @@ def test_sidecar_values_reach_the_source(tmp_path: Path) -> None:
     source, _, problems = read_file(tmp_path / "s.txt", "s.txt")
     assert problems == []
     assert source is not None and source.sidecar == Sidecar(year=2021, language="zh-Hant", added="2023-01-02")
+
+
+def test_gb18030_text_of_uncommon_words_is_read(tmp_path: Path) -> None:
+    """Text rich in words outside the commonest characters is still text: the score only
+    chooses between legacy codecs, it does not demand everyday vocabulary."""
+    text = "鹦鹉螺号潜艇驶过珊瑚礁，鲸鲨与蝠鲼相伴巡游；渔港码头堆满鳕鱼、鲭鱼和鳗鲡。\n"
+    path = tmp_path / "sea.txt"
+    path.write_bytes(text.encode("gb18030"))
+    source, skipped, problems = read_file(path, "sea.txt")
+    assert skipped is None and problems == []
+    assert source is not None and source.encoding == "gb18030" and source.text == text
