@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """Something wrong with the input, reported to the user with its place."""
 
@@ -27,7 +27,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """One file of content/, read as bytes and decoded."""
 
@@ -41,7 +41,7 @@ class Source:
     sidecar: "Sidecar" = field(default_factory=lambda: Sidecar())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sidecar:
     """Metadata an archivist states about a source, next to it as ``FILE.yaml``."""
 
@@ -52,7 +52,7 @@ class Sidecar:
     language: str | None = None  # BCP 47 tag, e.g. zh-Hans, zh-Hant, en
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """A file of content/ that could not be used, and why."""
 
@@ -60,7 +60,7 @@ class Skipped:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One edit made by cleaning; the list of them is the cleaning report."""
 
@@ -70,7 +70,7 @@ class Change:
     after: str  # the text as cleaned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Flag:
     """Something that looks corrupt; the witness's reading is kept."""
 
@@ -80,7 +80,7 @@ class Flag:
     context: str  # the flagged text with a few characters either side
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     """A paragraph of cleaned text, or a single heading line."""
 
@@ -94,7 +94,7 @@ class Block:
     lines: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Text:
     """A source after cleaning: its paragraphs, what was changed, what looks wrong."""
 
@@ -104,7 +104,7 @@ class Text:
     flags: tuple[Flag, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dateline:
     """The agency line that opens (新华社北京5月5日电) or closes (据新华社电) a report."""
 
@@ -116,7 +116,7 @@ class Dateline:
     position: Literal["start", "end"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DateInfo:
     """A date and where it came from."""
 
@@ -126,7 +126,7 @@ class DateInfo:
     note: str = ""  # e.g. 'year unknown'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     """One article (or notice) cut out of a source, with its metadata."""
 
@@ -161,13 +161,13 @@ class Article:
         return sum(len(p) for p in self.paragraphs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reading:
     witness: str  # article id
     text: str  # '' for an omission
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variant:
     """A place where the witnesses of a dispatch differ (one entry of the apparatus)."""
 
@@ -179,14 +179,14 @@ class Variant:
     rule: str  # why the consensus reading was chosen
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RelatedLink:
     dispatch: str  # the other dispatch's id
     score: float
     reason: str  # e.g. '共同人物：习近平；共同关键词：疫情防控'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dispatch:
     """One report, attested by one or more witnesses (articles) across the collection."""
 
@@ -207,7 +207,7 @@ class Dispatch:
         return "\n\n".join(self.paragraphs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Collection:
     """Everything known about the content before anything is rendered."""
 
@@ -219,7 +219,7 @@ class Collection:
     problems: tuple[Problem, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     """One output file: its path relative to the output root and its bytes."""
 
@@ -227,7 +227,7 @@ class Page:
     content: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BuildReport:
     """What a build did, in numbers, with what it skipped and flagged.
 

@@ -7,6 +7,7 @@ follow: a cache whose key missed one of them would serve a stale page here.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -235,7 +236,7 @@ def test_clean_ignores_a_stale_stage_cache(project: Path) -> None:
     source = pipeline.ingest.ingest(config.content_path)[0][0]
     entry = next((project.parent / cache.CACHE_FOLDER / "stages").rglob(f"{cache.stage_key(source, config)}.pickle"))
     text, articles, problems = pickle.loads(entry.read_bytes())
-    stale = tuple(article.__class__(**{**article.__dict__, "headline": "陈旧的缓存标题"}) for article in articles)
+    stale = tuple(dataclasses.replace(article, headline="陈旧的缓存标题") for article in articles)
     entry.write_bytes(pickle.dumps((text, stale, problems)))
     # Without the gathered collection and the record, the next build must read the stages.
     (project.parent / cache.CACHE_FOLDER / "output.collection.pickle").unlink()
