@@ -48,7 +48,16 @@ from typing import Any
 from .config import Config
 from .models import Article, Collection, Dispatch, Page
 from .theme import Theme
-from .tokenizer import QueryToken, TermKey, compact, index_term_counts, normalize, query_tokens, term_text
+from .tokenizer import (
+    QueryToken,
+    TermKey,
+    compact,
+    index_term_counts,
+    load_character_classes,
+    normalize,
+    query_tokens,
+    term_text,
+)
 
 SEARCH_PAGE = "search/index.html"
 INDEX_FOLDER = "search/index"
@@ -374,6 +383,7 @@ def build_index(documents: Sequence[SearchDocument], workers: int | None = None)
     """
     batches = _batches(documents, workers or _workers(documents))
     children: list[tuple[Any, Connection]] = []
+    load_character_classes()
     if len(batches) > 1:
         fork = multiprocessing.get_context("fork")
         for batch in batches[1:]:

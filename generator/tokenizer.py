@@ -32,12 +32,13 @@ builder uses; ``index_tokens`` is the same reading with the tokens in text order
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import re
 import sys
 import unicodedata
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain, repeat, zip_longest
 from typing import Literal
@@ -92,16 +93,41 @@ _INERT_HAN_RUN = re.compile(f"[{_char_class(_INERT_HAN_RANGES)}]+")
 _HAN_RUN = re.compile(f"[{_HAN}]+")
 
 
-def _ranges_where(keep: Callable[[int], bool]) -> list[tuple[int, int]]:
-    """The code points for which ``keep`` holds, as ranges."""
-    ranges: list[tuple[int, int]] = []
-    for code in range(0x110000):
-        if keep(code):
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1] = (ranges[-1][0], code)
-            else:
-                ranges.append((code, code))
-    return ranges
+def _category_ranges() -> list[tuple[int, int, str]]:
+    """Every code point's general category, as runs (first, last, category)."""
+    runs = []
+    code = 0
+    for category, group in itertools.groupby(map(unicodedata.category, map(chr, range(0x110000)))):
+        size = len(list(group))
+        runs.append((code, code + size - 1, category))
+        code += size
+    return runs
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for low, high in ranges:
+        if merged and merged[-1][1] == low - 1:
+            merged[-1] = (merged[-1][0], high)
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _without_han(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ranges with the Han ranges cut out of them."""
+    result = []
+    for low, high in ranges:
+        pieces = [(low, high)]
+        for han_low, han_high in HAN_RANGES:
+            pieces = [
+                piece
+                for piece_low, piece_high in pieces
+                for piece in ((piece_low, min(piece_high, han_low - 1)), (max(piece_low, han_high + 1), piece_high))
+                if piece[0] <= piece[1]
+            ]
+        result.extend(pieces)
+    return result
 
 
 def _one_char(ranges: list[tuple[int, int]]) -> str:
@@ -120,24 +146,23 @@ def _one_char(ranges: list[tuple[int, int]]) -> str:
     return f"(?:[{_char_class(bmp)}]|(?=[\U00010000-\U0010FFFF])[{_char_class(astral)}])"
 
 
-def _is_word_code(code: int) -> bool:
-    return is_word_char(chr(code))
-
-
-def _is_decimal_code(code: int) -> bool:
-    return unicodedata.category(chr(code)) == "Nd"
-
-
 @functools.cache
 def _word_run() -> re.Pattern[str]:
     """Word runs (step 3): word characters, with a full stop between two digits inside.
 
-    The classes are read from ``unicodedata`` once (a scan of every code point, a few
-    tenths of a second), so they follow the same definition as ``is_word_char``.
+    The classes are read from ``unicodedata`` once per process (the categories of every
+    code point, grouped into runs in C), so they follow the same definition as
+    ``is_word_char``. The index builder reads them before it starts its workers.
     """
-    word = _one_char(_ranges_where(_is_word_code))
-    digit = _one_char(_ranges_where(_is_decimal_code))
+    runs = _category_ranges()
+    word = _one_char(_without_han(_merge((low, high) for low, high, category in runs if category[0] in "LNM")))
+    digit = _one_char(_without_han(_merge((low, high) for low, high, category in runs if category == "Nd")))
     return re.compile(f"{word}+(?:(?<={digit})\\.(?={digit}){word}+)*")
+
+
+def load_character_classes() -> None:
+    """Read the word-character classes now (a forked worker then inherits them)."""
+    _word_run()
 
 
 @functools.cache

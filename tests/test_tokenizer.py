@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from generator.tokenizer import compact, index_term_counts, index_tokens, normalize, query_tokens, term_text
+from generator.tokenizer import (
+    _word_run,
+    compact,
+    index_term_counts,
+    index_tokens,
+    is_word_char,
+    normalize,
+    query_tokens,
+    term_text,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS_FILE = ROOT / "tests" / "fixtures" / "tokenizer_vectors.json"
@@ -134,3 +143,11 @@ def test_javascript_agrees_on_random_text(tmp_path: Path) -> None:
     )
     for text, got in zip(texts, json.loads(completed.stdout.decode("utf-8")), strict=True):
         assert got == _python_result(text), ascii(text)
+
+
+def test_word_pattern_holds_exactly_the_word_characters() -> None:
+    """The classes built from category runs equal is_word_char (planes 0 to 3, and 14)."""
+    pattern = _word_run()
+    for code in [*range(0x40000), *range(0xE0000, 0xE1000)]:
+        char = chr(code)
+        assert (pattern.fullmatch(char) is not None) == is_word_char(char), hex(code)
