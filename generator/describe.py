@@ -139,18 +139,21 @@ def _whole_word(term: str, text: str) -> str | None:
     the length limit is a piece of a repeated passage, not a word: None.
     """
     while True:
-        lefts: Counter[str] = Counter()
-        rights: Counter[str] = Counter()
-        for match in re.finditer(re.escape(term), text):
-            start, end = match.span()
-            lefts[text[start - 1] if start else ""] += 1
-            rights[text[end] if end < len(text) else ""] += 1
-        total = sum(lefts.values())
-        (left, on_left), = lefts.most_common(1)
-        (right, on_right), = rights.most_common(1)
-        if on_left == total and left and is_han(left) and left not in PARTICLES:
+        # The one neighbour every occurrence shares on each side, or '' where they differ.
+        left = right = None
+        start = text.find(term)
+        while start != -1:
+            end = start + len(term)
+            before = text[start - 1] if start else ""
+            after = text[end] if end < len(text) else ""
+            left = before if left is None or left == before else ""
+            right = after if right is None or right == after else ""
+            if not left and not right:
+                return term
+            start = text.find(term, end)
+        if left and is_han(left) and left not in PARTICLES:
             term = left + term
-        elif on_right == total and right and is_han(right) and right not in PARTICLES:
+        elif right and is_han(right) and right not in PARTICLES:
             term = term + right
         else:
             return term
@@ -176,8 +179,15 @@ def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
         (pair for pair, count in pairs.items() if count >= 2 and pair[0] not in FUNCTION_CHARS and pair[1] not in FUNCTION_CHARS),
         key=lambda pair: (-pairs[pair], pair),
     )[:KEYWORD_SEEDS]
-    words = {_whole_word(seed, joined) for seed in seeds} - {None}
-    scores = {word: joined.count(word) * len(word) for word in words if word}
+    words: set[str] = set()
+    for seed in seeds:
+        # A seed inside a word already found would grow into that word again.
+        if any(seed in word for word in words):
+            continue
+        word = _whole_word(seed, joined)
+        if word:
+            words.add(word)
+    scores = {word: joined.count(word) * len(word) for word in words}
     chosen: list[str] = []
     for term in sorted(quoted, key=lambda t: (-quoted[t], t)):
         if term not in chosen:
