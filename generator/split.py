@@ -15,6 +15,7 @@ it describes. A heading run that describes no body is kept as a notice.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field, replace
 
@@ -34,10 +35,13 @@ DETACHED_SUPPORT = 0.3
 DECK_SPLIT_MIN_CHARS = 40
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _pairs(text: str) -> set[str]:
     """Character pairs of the letters and digits in text: the unit of heading-body matching."""
-    letters = [c for c in text if c.isalnum()]
-    return {a + b for a, b in zip(letters, letters[1:])}
+    letters = _NOT_ALNUM.sub("", text)
+    return set(map(operator.add, letters, letters[1:]))
 
 
 def support(heading: str, body_pairs: set[str]) -> float:
