@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
 from .catalog import href
 from .config import Config
@@ -106,12 +107,28 @@ class Theme:
         self.environment.globals["href"] = href
         self.environment.globals["absolute_url"] = lambda path: absolute_url(config, path)
         self.environment.filters["datetime_attr"] = datetime_attr
+        self.environment.globals["part"] = self.part
+        self._parts: dict[tuple[str, tuple[tuple[str, Any], ...]], Markup] = {}
 
     def template(self, name: str) -> jinja2.Template:
         return self.environment.get_template(name)
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         return self.environment.get_template(template).render(context)
+
+    def part(self, template: str, **arguments: Any) -> Markup:
+        """A partial template rendered once for each set of (hashable) arguments, then reused.
+
+        Pages share most of their frame (the header differs only by page depth and
+        current section), and rendering it again for each of tens of thousands of pages
+        was a large share of the build. A partial sees its arguments, ``site`` and the
+        globals, never the page context, so its output depends on nothing else.
+        """
+        key = (template, tuple(sorted(arguments.items())))
+        html = self._parts.get(key)
+        if html is None:
+            html = self._parts[key] = Markup(self.template(template).render(arguments, site=self.config))
+        return html
 
     def static_files(self) -> dict[str, bytes]:
         """Path under static/ -> bytes; a file in a nearer theme hides one of the same path."""
