@@ -64,15 +64,15 @@ Identity, title, date
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import functools
-import heapq
 import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import CollateConfig, Config
@@ -91,8 +91,10 @@ _ALIGN_BREAK = "\n"
 _TEXT_BREAK = "\n\n"
 
 
-_NOT_ALNUM = re.compile(r"[\W_]+")
+_ALNUM_RUN = re.compile(r"[^\W_]+")
 _SPACE = re.compile(r"[^\S\n]+")
+# A paragraph of a consensus: the text between alignment breaks.
+_PARAGRAPH = re.compile(f"[^{_ALIGN_BREAK}]+")
 # Characters that NFKC folds to plain ones: full-width forms, circled digits, ligatures ...
 _FOLDABLE = re.compile(r"[\u2460-\u24ff\u3200-\u33ff\ufb00-\ufb4f\uff00-\uffef]")
 # A segment runs to the end of a sentence or clause (either width), or of a paragraph.
@@ -102,9 +104,9 @@ _SEGMENT = re.compile(f"[^{_STOPS}]*[{_STOPS}]|[^{_STOPS}]+")
 
 def matching_key(text: str) -> str:
     """The text reduced to what identifies a reprint: letters and digits, width- and case-folded."""
-    key = _NOT_ALNUM.sub("", text.casefold())
+    key = "".join(_ALNUM_RUN.findall(text.casefold()))
     if _FOLDABLE.search(key):  # NFKC is slow on long text: only where it changes something
-        key = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", key).casefold())
+        key = "".join(_ALNUM_RUN.findall(unicodedata.normalize("NFKC", key).casefold()))
     return key
 
 
@@ -139,24 +141,54 @@ def opcodes(a: str, b: str) -> list[tuple[str, int, int, int, int]]:
     first, then the characters of the sentences that differ (difflib, no automatic
     junk, at both levels).
     """
-    segments_a, segments_b = _SEGMENT.findall(a), _SEGMENT.findall(b)
-    starts_a = list(itertools.accumulate(map(len, segments_a), initial=0))
-    starts_b = list(itertools.accumulate(map(len, segments_b), initial=0))
+    if a == b:  # what difflib answers for equal texts, without building its index
+        return [("equal", 0, len(a), 0, len(b))] if a else []
     result: list[tuple[str, int, int, int, int]] = []
-    matcher = difflib.SequenceMatcher(None, segments_a, segments_b, autojunk=False)
-    for tag, s1, s2, t1, t2 in matcher.get_opcodes():
-        a1, a2, b1, b2 = starts_a[s1], starts_a[s2], starts_b[t1], starts_b[t2]
+    for tag, a1, a2, b1, b2 in _sentence_opcodes(a, b):
         if tag != "replace":
             result.append((tag, a1, a2, b1, b2))
-            continue
-        inner = difflib.SequenceMatcher(None, a[a1:a2], b[b1:b2], autojunk=False)
-        result.extend((t, a1 + i1, a1 + i2, b1 + j1, b1 + j2) for t, i1, i2, j1, j2 in inner.get_opcodes())
+        else:
+            result.extend(_character_opcodes(a, b, a1, a2, b1, b2))
     return result
 
 
-def aligned_chars(a: str, b: str) -> int:
-    """How many characters of ``a`` and ``b`` align."""
-    return sum(i2 - i1 for tag, i1, i2, _, _ in opcodes(a, b) if tag == "equal")
+def _sentence_opcodes(a: str, b: str) -> list[tuple[str, int, int, int, int]]:
+    """The sentence-level opcodes of ``opcodes``, in character offsets."""
+    segments_a, segments_b = _SEGMENT.findall(a), _SEGMENT.findall(b)
+    starts_a = list(itertools.accumulate(map(len, segments_a), initial=0))
+    starts_b = list(itertools.accumulate(map(len, segments_b), initial=0))
+    matcher = difflib.SequenceMatcher(None, segments_a, segments_b, autojunk=False)
+    return [
+        (tag, starts_a[s1], starts_a[s2], starts_b[t1], starts_b[t2]) for tag, s1, s2, t1, t2 in matcher.get_opcodes()
+    ]
+
+
+def _character_opcodes(a: str, b: str, a1: int, a2: int, b1: int, b2: int) -> list[tuple[str, int, int, int, int]]:
+    """The character-level opcodes of the replaced stretch ``a[a1:a2]`` -> ``b[b1:b2]``."""
+    inner = difflib.SequenceMatcher(None, a[a1:a2], b[b1:b2], autojunk=False)
+    return [(tag, a1 + i1, a1 + i2, b1 + j1, b1 + j2) for tag, i1, i2, j1, j2 in inner.get_opcodes()]
+
+
+def _aligns_at_least(a: str, b: str, needed: float) -> bool:
+    """Whether at least ``needed`` characters of ``a`` and ``b`` align (as ``opcodes`` aligns them).
+
+    A replaced stretch can add at most its shorter side to the count, so once the
+    aligned sentences (and what the remaining stretches could add) decide the
+    answer, the characters of the remaining stretches are not aligned.
+    """
+    if a == b:
+        return len(a) >= needed
+    sentences = _sentence_opcodes(a, b)
+    aligned = sum(a2 - a1 for tag, a1, a2, _, _ in sentences if tag == "equal")
+    replaced = [op for op in sentences if op[0] == "replace"]
+    possible = aligned + sum(min(a2 - a1, b2 - b1) for _, a1, a2, b1, b2 in replaced)
+    for _, a1, a2, b1, b2 in replaced:
+        if aligned >= needed or possible < needed:
+            break
+        found = sum(i2 - i1 for tag, i1, i2, _, _ in _character_opcodes(a, b, a1, a2, b1, b2) if tag == "equal")
+        aligned += found
+        possible -= min(a2 - a1, b2 - b1) - found
+    return aligned >= needed
 
 
 # -- grouping -------------------------------------------------------------------------
@@ -168,50 +200,59 @@ def candidate_pairs(shingle_sets: Sequence[frozenset[str]], probes: int) -> list
     Rarity is counted over the whole collection; shingles found in one article only
     cannot pair anything and are passed over. Ties go by the shingle itself, so
     every copy of a dispatch probes with the same shingles: those of the dispatch's
-    own text, which no unrelated article has.
+    own text, which no unrelated article has. (Equal shingles should be one string
+    object, as ``group_witnesses`` makes them: the counting then compares by identity.)
     """
-    frequency: Counter[str] = Counter()
-    for shingle_set in shingle_sets:
-        frequency.update(shingle_set)
-    shared = {shingle: count for shingle, count in frequency.items() if count > 1}
-    chosen: list[list[str]] = []
-    for shingle_set in shingle_sets:
-        common = shingle_set & shared.keys()
-        rarest = heapq.nsmallest(probes, zip(map(shared.__getitem__, common), common))
-        chosen.append([shingle for _, shingle in rarest])
-    probed = set().union(*chosen) if chosen else set()
+    frequency = Counter(itertools.chain.from_iterable(shingle_sets))
+    chosen = [_rarest_shared(shingle_set, frequency, probes) for shingle_set in shingle_sets]
+    probed = frozenset(itertools.chain.from_iterable(chosen))
     postings: dict[str, list[int]] = defaultdict(list)
     for number, shingle_set in enumerate(shingle_sets):
-        for shingle in shingle_set & probed:
+        for shingle in probed.intersection(shingle_set):
             postings[shingle].append(number)
     pairs: set[tuple[int, int]] = set()
     for number, own in enumerate(chosen):
         for shingle in own:
-            for other in postings[shingle]:
-                if other != number:
-                    pairs.add((min(number, other), max(number, other)))
-    return sorted(pairs)
+            holders = postings[shingle]
+            pairs.update(zip(holders, itertools.repeat(number)))
+            pairs.update(zip(itertools.repeat(number), holders))
+    return sorted(pair for pair in pairs if pair[0] < pair[1])
 
 
-def is_reprint(a: _Witness, b: _Witness, settings: CollateConfig) -> bool:
-    """The verification of a candidate pair: containment, length share, alignment."""
-    small, large = sorted((a, b), key=lambda witness: len(witness.shingles))
-    if not small.shingles:
-        return False
-    if len(small.shingles & large.shingles) < settings.containment * len(small.shingles):
-        return False
-    short, long_ = sorted((len(a.key), len(b.key)))
-    if short < settings.min_length_share * long_:
-        return False
-    shorter = min(len(a.folded), len(b.folded))
-    return aligned_chars(a.folded, b.folded) >= settings.aligned * shorter
+def _rarest_shared(shingle_set: frozenset[str], frequency: Counter[str], probes: int) -> list[str]:
+    """The ``probes`` smallest (frequency, shingle) of the shingles that other articles have too.
+
+    Sorting whole lists of pairs is slow; the frequencies alone sort fast, give the
+    highest frequency that can be chosen, and only the pairs up to it are sorted.
+    """
+    counts = list(map(frequency.__getitem__, shingle_set))
+    ordered = sorted(counts)
+    first_shared = bisect.bisect_right(ordered, 1)
+    if first_shared == len(ordered):
+        return []
+    highest = ordered[min(first_shared + probes, len(ordered)) - 1]
+    eligible = map(range(2, highest + 1).__contains__, counts)
+    return [shingle for _, shingle in sorted(itertools.compress(zip(counts, shingle_set), eligible))[:probes]]
 
 
 @dataclass(frozen=True)
 class _Witness:
-    folded: str
-    key: str
+    article: Article
+    key_length: int
     shingles: frozenset[str]
+
+
+def is_reprint(a: _Witness, b: _Witness, settings: CollateConfig) -> bool:
+    """The verification of a candidate pair: length share, containment, alignment (cheapest first)."""
+    if min(a.key_length, b.key_length) < settings.min_length_share * max(a.key_length, b.key_length):
+        return False
+    small, large = (a, b) if len(a.shingles) <= len(b.shingles) else (b, a)
+    if not small.shingles:
+        return False
+    if len(small.shingles & large.shingles) < settings.containment * len(small.shingles):
+        return False
+    folded_a, folded_b = _folded(_align_text(a.article)), _folded(_align_text(b.article))
+    return _aligns_at_least(folded_a, folded_b, settings.aligned * min(len(folded_a), len(folded_b)))
 
 
 def _find(parent: list[int], item: int) -> int:
@@ -227,12 +268,23 @@ def group_witnesses(articles: Sequence[Article], settings: CollateConfig) -> lis
     Every article is in exactly one group; groups are in (source file, position)
     order of their first witness, and witnesses in that order within a group.
     """
+    return _group_witnesses(articles, settings)[0]
+
+
+def _group_witnesses(
+    articles: Sequence[Article], settings: CollateConfig
+) -> tuple[list[list[Article]], dict[str, int]]:
+    """``group_witnesses``, and the length of each article's matching key (by article id)."""
     ordered = sorted(articles, key=_reading_order)
+    # One string object per distinct shingle: a few hundred thousand where the
+    # articles hold millions, and set operations between articles compare identities.
+    canonical: dict[str, str] = {}
     witnesses = []
     for article in ordered:
-        text = _align_text(article)
-        folded, key = _folded(text), matching_key(text)
-        witnesses.append(_Witness(folded, key, shingles(key, settings.shingle, settings.sample)))
+        key = matching_key(_align_text(article))
+        found = shingles(key, settings.shingle, settings.sample)
+        witnesses.append(_Witness(article, len(key), frozenset(map(canonical.setdefault, found, found))))
+    del canonical
     parent = list(range(len(ordered)))
     for first, second in candidate_pairs([w.shingles for w in witnesses], settings.probes):
         if _find(parent, first) == _find(parent, second):
@@ -242,7 +294,8 @@ def group_witnesses(articles: Sequence[Article], settings: CollateConfig) -> lis
     groups: dict[int, list[Article]] = defaultdict(list)
     for number, article in enumerate(ordered):
         groups[_find(parent, number)].append(article)
-    return sorted(groups.values(), key=lambda group: _reading_order(group[0]))
+    key_lengths = {witness.article.id: witness.key_length for witness in witnesses}
+    return sorted(groups.values(), key=lambda group: _reading_order(group[0])), key_lengths
 
 
 # -- alignment ------------------------------------------------------------------------
@@ -258,39 +311,47 @@ def _align_text(article: Article) -> str:
 
 @dataclass(frozen=True)
 class _Aligned:
-    """One witness aligned to the base: where each base gap falls in the witness text.
+    """One witness aligned to the base, answering where each base gap falls in the witness.
 
-    ``before[g]`` is the witness offset at base gap ``g`` (between base characters
-    g-1 and g) before anything the witness inserts there, ``after[g]`` the offset
-    after it. Inside a replaced or deleted stretch the values are not meaningful,
-    and no place boundary ever falls there.
+    ``covering`` are the opcodes that cover base characters (all but insertions), in
+    base order, and ``starts`` their first base characters, for bisection.
     """
 
     text: str
+    base_length: int
     edits: tuple[tuple[int, int], ...]  # base spans the witness changes; (i, i) inserts at gap i
-    before: tuple[int, ...]
-    after: tuple[int, ...]
+    covering: tuple[tuple[str, int, int, int, int], ...]
+    starts: tuple[int, ...]
+
+    def before(self, gap: int) -> int:
+        """The witness offset at base gap ``gap`` (between base characters gap-1 and gap), before any insertion there.
+
+        Inside a replaced or deleted stretch the value is not meaningful, and no
+        place boundary ever falls there.
+        """
+        if gap == 0:
+            return 0
+        tag, i1, _, j1, j2 = self.covering[bisect.bisect_right(self.starts, gap - 1) - 1]
+        return j1 + gap - i1 if tag == "equal" else j2
+
+    def after(self, gap: int) -> int:
+        """The witness offset at base gap ``gap`` after anything the witness inserts there."""
+        if gap == self.base_length:
+            return len(self.text)
+        tag, i1, _, j1, _ = self.covering[bisect.bisect_right(self.starts, gap) - 1]
+        return j1 + gap - i1 if tag == "equal" else j1
 
 
 def _align(base: str, witness: str) -> _Aligned:
-    size = len(base)
-    before = [0] * (size + 1)
-    after = [0] * (size + 1)
-    after[size] = len(witness)
-    edits: list[tuple[int, int]] = []
-    for tag, i1, i2, j1, j2 in opcodes(base, witness):
-        if tag == "equal":
-            before[i1 + 1 : i2 + 1] = range(j1 + 1, j2 + 1)
-            after[i1:i2] = range(j1, j2)
-            continue
-        edits.append((i1, i2))
-        if tag == "insert":
-            before[i1] = j1
-            after[i1] = j2
-        else:  # 'delete' or 'replace': the stretch i1..i2 becomes witness[j1:j2]
-            before[i1 + 1 : i2 + 1] = [j2] * (i2 - i1)
-            after[i1:i2] = [j1] * (i2 - i1)
-    return _Aligned(witness, tuple(edits), tuple(before), tuple(after))
+    operations = opcodes(base, witness)
+    covering = tuple(operation for operation in operations if operation[0] != "insert")
+    return _Aligned(
+        text=witness,
+        base_length=len(base),
+        edits=tuple((i1, i2) for tag, i1, i2, _, _ in operations if tag != "equal"),
+        covering=covering,
+        starts=tuple(operation[1] for operation in covering),
+    )
 
 
 def _places(alignments: Sequence[_Aligned]) -> list[tuple[int, int]]:
@@ -329,13 +390,15 @@ def _on_flag(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(start < flag_end and flag_start < end for flag_start, flag_end in spans)
 
 
-def rank_witnesses(witnesses: Sequence[Article]) -> list[Article]:
-    """Best first: complete before incomplete, then fewest flags, then longest, then earliest."""
-    lengths = {article.id: len(matching_key(article.text)) for article in witnesses}
-    longest = max(lengths.values(), default=0)
+def rank_witnesses(witnesses: Sequence[Article], key_lengths: Mapping[str, int]) -> list[Article]:
+    """Best first: complete before incomplete, then fewest flags, then longest, then earliest.
+
+    A witness's length is that of its matching key, ``key_lengths[article id]``.
+    """
+    longest = max((key_lengths[article.id] for article in witnesses), default=0)
 
     def key(article: Article) -> tuple[bool, int, int, str, int]:
-        length = lengths[article.id]
+        length = key_lengths[article.id]
         return (length < COMPLETE_SHARE * longest, len(article.flags), -length, *_reading_order(article))
 
     return sorted(witnesses, key=key)
@@ -391,14 +454,14 @@ class Collation:
     variants: tuple[Variant, ...]
 
 
-def collate_witnesses(witnesses: Sequence[Article]) -> Collation:
-    """Align ``witnesses`` (base first) and vote the consensus; see the module docstring."""
+def collate_witnesses(witnesses: Sequence[Article], ranked: Sequence[Article]) -> Collation:
+    """Align ``witnesses`` (base first) and vote the consensus; ``ranked``: the same, best first."""
     texts = [_align_text(article) for article in witnesses]
     base = texts[0]
     if len(witnesses) == 1:
         return Collation(tuple(p for p in base.split(_ALIGN_BREAK) if p) if base else (), ())
     alignments = [_align(base, text) for text in texts]
-    order = {article.id: number for number, article in enumerate(rank_witnesses(witnesses))}
+    order = {article.id: number for number, article in enumerate(ranked)}
     rank = [order[article.id] for article in witnesses]
     flags = [_flag_spans(article, text) for article, text in zip(witnesses, texts)]
     pieces: list[str] = []
@@ -409,7 +472,7 @@ def collate_witnesses(witnesses: Sequence[Article]) -> Collation:
     for start, end in _places(alignments):
         pieces.append(base[cursor:start])
         offset += start - cursor
-        spans = [(aligned.before[start], aligned.after[end]) for aligned in alignments]
+        spans = [(aligned.before(start), aligned.after(end)) for aligned in alignments]
         readings = tuple(aligned.text[a:b] for aligned, (a, b) in zip(alignments, spans))
         flagged = [_on_flag(a, b, flags[i]) for i, (a, b) in enumerate(spans)]
         choice = _vote(readings, flagged, rank)
@@ -420,15 +483,15 @@ def collate_witnesses(witnesses: Sequence[Article]) -> Collation:
         offset += len(choice.reading)
         cursor = end
     pieces.append(base[cursor:])
-    published, offsets = _publish("".join(pieces))
+    published = _Published.of("".join(pieces))
     variants = []
     for at, chosen, readings, choice in found:
-        position, end = offsets[at], offsets[at + len(chosen)]
+        position, end = published.offset(at), published.offset(at + len(chosen))
         variants.append(
             Variant(
                 position=position,
                 length=end - position,
-                consensus=published[position:end],
+                consensus=published.text[position:end],
                 readings=tuple(
                     Reading(article.id, _published(reading)) for article, reading in zip(witnesses, readings)
                 ),
@@ -436,39 +499,42 @@ def collate_witnesses(witnesses: Sequence[Article]) -> Collation:
                 rule=choice.rule,
             )
         )
-    paragraphs = tuple(published.split(_TEXT_BREAK)) if published else ()
-    return Collation(paragraphs, tuple(variants))
+    return Collation(published.paragraphs, tuple(variants))
 
 
 def _published(reading: str) -> str:
     return reading.replace(_ALIGN_BREAK, _TEXT_BREAK)
 
 
-def _publish(consensus: str) -> tuple[str, list[int]]:
+@dataclass(frozen=True)
+class _Published:
     """The consensus as published text, and where each of its offsets lands there.
 
     Runs of breaks collapse into one paragraph break and breaks at either end are
     dropped, so no paragraph is empty. An offset at a character lands after any
     break emitted before it; an offset at a break lands before the break.
     """
-    out: list[str] = []
-    length = 0
-    offsets: list[int] = []
-    pending = False
-    for char in consensus:
-        if char == _ALIGN_BREAK:
-            offsets.append(length)
-            pending = length > 0
-            continue
-        if pending:
-            out.append(_TEXT_BREAK)
-            length += len(_TEXT_BREAK)
-            pending = False
-        offsets.append(length)
-        out.append(char)
-        length += 1
-    offsets.append(length)
-    return "".join(out), offsets
+
+    text: str
+    paragraphs: tuple[str, ...]
+    starts: tuple[int, ...]  # where each paragraph starts in the consensus
+    published_starts: tuple[int, ...]  # ... and in the published text
+
+    @classmethod
+    def of(cls, consensus: str) -> _Published:
+        runs = list(_PARAGRAPH.finditer(consensus))
+        paragraphs = tuple(run.group() for run in runs)
+        lengths = [len(paragraph) + len(_TEXT_BREAK) for paragraph in paragraphs]
+        starts = tuple(run.start() for run in runs)
+        return cls(_TEXT_BREAK.join(paragraphs), paragraphs, starts, tuple(itertools.accumulate(lengths, initial=0)))
+
+    def offset(self, at: int) -> int:
+        """Where consensus offset ``at`` lands in the published text."""
+        number = bisect.bisect_right(self.starts, at) - 1  # the last paragraph starting at or before it
+        if number < 0:
+            return 0
+        into = at - self.starts[number]
+        return self.published_starts[number] + min(into, len(self.paragraphs[number]))
 
 
 # -- metadata -------------------------------------------------------------------------
@@ -525,10 +591,13 @@ def _merged(lists: Sequence[Sequence[str]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for items in lists for item in items))
 
 
-def build_dispatch(witnesses: Sequence[Article]) -> Dispatch:
-    """The dispatch attested by ``witnesses`` (base first), without related links."""
-    ranked = rank_witnesses(witnesses)
-    collation = collate_witnesses(witnesses)
+def build_dispatch(witnesses: Sequence[Article], key_lengths: Mapping[str, int]) -> Dispatch:
+    """The dispatch attested by ``witnesses`` (base first), without related links.
+
+    ``key_lengths``: the length of each witness's matching key, by article id.
+    """
+    ranked = rank_witnesses(witnesses, key_lengths)
+    collation = collate_witnesses(witnesses, ranked)
     title = next((article.headline for article in ranked if article.headline), None)
     if title is None:
         first = collation.paragraphs[0] if collation.paragraphs else witnesses[0].id
@@ -555,7 +624,8 @@ def collate(articles: tuple[Article, ...], config: Config) -> tuple[tuple[Articl
     witness. Notices are returned unchanged and form no dispatch.
     """
     reports = [article for article in articles if article.kind == "article"]
-    dispatches = [build_dispatch(group) for group in group_witnesses(reports, config.collate)]
+    groups, key_lengths = _group_witnesses(reports, config.collate)
+    dispatches = [build_dispatch(group, key_lengths) for group in groups]
     links = related_links(dispatches, config.related)
     dispatches = [dataclasses.replace(d, related=links.get(d.id, ())) for d in dispatches]
     membership = {witness: d for d in dispatches for witness in d.witnesses}

@@ -23,13 +23,21 @@ it, and is weighed so.
 Two dispatches are related when the weights of what they share reach
 ``related.threshold``; each keeps its ``related.limit`` best links (by score, then
 id), each with a short reason naming the weightiest shared terms.
+
+How it stays fast: terms are numbered once (in sorted order, so everything that
+follows is deterministic) and each dispatch becomes a set of small integers, so a
+pair's shared terms are one set intersection. Whether a text mentions a term is
+asked once per (term, text) for the terms some candidate partner of that text was
+described by, not once per pair, and only after the cheap test that every
+character of the term occurs in the text.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
 from dataclasses import dataclass
 
 from .config import RelatedConfig
@@ -40,6 +48,8 @@ _KINDS = ("people", "places", "keywords", "dates", "sources")
 _LABELS = {"people": "共同人物", "places": "共同地点", "keywords": "共同关键词", "dates": "同日", "sources": "同一来源"}
 # At most this many terms of one kind are named in a reason.
 _REASON_TERMS = 3
+# Only these kinds count when a dispatch's text mentions a term the other was described by.
+_MENTIONABLE_KINDS = ("people", "keywords")
 # Shorter terms (二字词 such as 工作, 书记) are too common to count when only mentioned.
 _MENTION_MIN_CHARS = 3
 # Terms of at most this many dispatches (or √N, if more) propose candidate pairs.
@@ -79,23 +89,12 @@ def rarity(frequency: int, total: int) -> float:
     return math.log(1 + total / frequency) / math.log(1 + total)
 
 
-def _mentions(terms: frozenset[Term], other_text: str, other_terms: frozenset[Term]) -> set[Term]:
-    return {
-        term
-        for term in terms
-        if term.kind in ("people", "keywords")
-        and len(term.value) >= _MENTION_MIN_CHARS
-        and term not in other_terms
-        and term.value in other_text
-    }
-
-
-def reason(shared: Sequence[Term], weights: dict[Term, float]) -> str:
-    """A short human reason: the weightiest shared terms of each kind."""
+def _reason(terms: Iterable[int], weight: Callable[[int], float], vocabulary: Sequence[Term]) -> str:
+    """A short human reason: the weightiest shared terms of each kind (ties by value)."""
+    ranked = sorted(terms, key=lambda term: (-weight(term), vocabulary[term].value))
     parts = []
-    ranked = sorted(shared, key=lambda term: (-weights[term], term.value))
     for kind in _KINDS:
-        values = [term.value for term in ranked if term.kind == kind]
+        values = [vocabulary[term].value for term in ranked if vocabulary[term].kind == kind]
         if values:
             if kind == "sources":
                 parts.append(_LABELS[kind])
@@ -104,44 +103,122 @@ def reason(shared: Sequence[Term], weights: dict[Term, float]) -> str:
     return "；".join(parts)
 
 
-def related_links(dispatches: Sequence[Dispatch], config: RelatedConfig) -> dict[str, tuple[RelatedLink, ...]]:
-    """For each dispatch id that has any, its related dispatches, best first."""
-    total = len(dispatches)
-    terms = [dispatch_terms(dispatch) for dispatch in dispatches]
-    texts = [f"{dispatch.title}\n{dispatch.text}" for dispatch in dispatches]
-    frequency: Counter[Term] = Counter()
-    for own in terms:
-        frequency.update(own)
-    limit = config.cardinality_threshold * total
-    proposing = min(limit, max(_PROPOSING_MIN, math.isqrt(total)))
-    postings: dict[Term, list[int]] = defaultdict(list)
-    for number, own in enumerate(terms):
-        for term in sorted(own):
-            if frequency[term] <= proposing:
-                postings[term].append(number)
+def _candidate_pairs(held: Sequence[frozenset[int]], proposing: frozenset[int]) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of dispatches that share a proposing term; sorted."""
+    postings: dict[int, list[int]] = defaultdict(list)
+    for number, own in enumerate(held):
+        for term in own & proposing:
+            postings[term].append(number)
     candidates: set[tuple[int, int]] = set()
     for members in postings.values():
         for position, first in enumerate(members):
-            candidates.update((first, second) for second in members[position + 1 :])
-    found: dict[int, list[RelatedLink]] = defaultdict(list)
-    for first, second in sorted(candidates):
-        shared = {term for term in terms[first] & terms[second] if frequency[term] <= limit}
-        mentioned = _mentions(terms[first], texts[second], terms[second]) | _mentions(
-            terms[second], texts[first], terms[first]
-        )
-        weights = {term: _kind_weight(term.kind, config) * rarity(frequency[term], total) for term in shared}
-        weights.update(
-            (term, _kind_weight(term.kind, config) * rarity(frequency[term] + 1, total))
-            for term in mentioned
-            if frequency[term] + 1 <= limit
-        )
-        score = sum(weights.values())
-        if score < config.threshold:
+            candidates.update(zip(repeat(first), members[position + 1 :]))
+    return sorted(candidates)
+
+
+def _mentioned_in(
+    texts: Sequence[str],
+    held: Sequence[frozenset[int]],
+    mentionable: Sequence[frozenset[int]],
+    pairs: Sequence[tuple[int, int]],
+    vocabulary: Sequence[Term],
+) -> list[frozenset[int]]:
+    """For each text, the terms it mentions among those its candidate partners could share so.
+
+    Each (term, text) is asked once, however many partners ask it. A term can only
+    stand in a text that has every one of its characters: that set test is cheap,
+    the substring search only follows it.
+    """
+    partners: list[list[int]] = [[] for _ in texts]
+    for first, second in pairs:
+        partners[first].append(second)
+        partners[second].append(first)
+    letters = [frozenset(term.value) for term in vocabulary]
+    found: list[frozenset[int]] = []
+    for number, text in enumerate(texts):
+        asked = set().union(*(mentionable[other] for other in partners[number])) - held[number]
+        if not asked:
+            found.append(frozenset())
             continue
-        why = reason(sorted(weights), weights)
-        found[first].append(RelatedLink(dispatches[second].id, round(score, 3), why))
-        found[second].append(RelatedLink(dispatches[first].id, round(score, 3), why))
+        ordered = list(asked)
+        spelled = compress(ordered, map(frozenset(text).issuperset, map(letters.__getitem__, ordered)))
+        found.append(frozenset(term for term in spelled if vocabulary[term].value in text))
+    return found
+
+
+def related_links(dispatches: Sequence[Dispatch], config: RelatedConfig) -> dict[str, tuple[RelatedLink, ...]]:
+    """For each dispatch id that has any, its related dispatches, best first."""
+    total = len(dispatches)
+    described = [dispatch_terms(dispatch) for dispatch in dispatches]
+    frequency: Counter[Term] = Counter()
+    for own in described:
+        frequency.update(own)
+    # Every term gets a number in sorted order; all that follows works on the numbers.
+    vocabulary = sorted(frequency)
+    numbers = {term: number for number, term in enumerate(vocabulary)}
+    held = [frozenset(map(numbers.__getitem__, own)) for own in described]
+    counts = [frequency[term] for term in vocabulary]
+    kind_weights = [_kind_weight(term.kind, config) for term in vocabulary]
+    limit = config.cardinality_threshold * total
+    proposing_limit = min(limit, max(_PROPOSING_MIN, math.isqrt(total)))
+    # A shared term weighs by its own frequency; a mentioned one as if one more dispatch held it.
+    shared_weight = [weight * rarity(count, total) for weight, count in zip(kind_weights, counts)]
+    mention_weight = [weight * rarity(count + 1, total) for weight, count in zip(kind_weights, counts)]
+    counted_when_shared = frozenset(number for number, count in enumerate(counts) if count <= limit)
+    counted_when_mentioned = frozenset(
+        number
+        for number, (term, count) in enumerate(zip(vocabulary, counts))
+        if term.kind in _MENTIONABLE_KINDS and len(term.value) >= _MENTION_MIN_CHARS and count + 1 <= limit
+    )
+    proposing = frozenset(number for number, count in enumerate(counts) if count <= proposing_limit)
+    pairs = _candidate_pairs(held, proposing)
+    weighed = [own & counted_when_shared for own in held]
+    mentionable = [own & counted_when_mentioned for own in held]
+    texts = [f"{dispatch.title}\n{dispatch.text}" for dispatch in dispatches]
+    mentioned_in = _mentioned_in(texts, held, mentionable, pairs, vocabulary)
+    shared_of, mention_of = shared_weight.__getitem__, mention_weight.__getitem__
+    # Scored pair by pair with C-level maps (there are many candidate pairs and few links):
+    # the shared terms; what one was described by and the other mentions (never what both
+    # were described by); the sum of their weights, in the sets' order, which depends on
+    # the numbers alone, so it is deterministic.
+    firsts, seconds = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+    shared_terms = list(map(frozenset.__and__, map(weighed.__getitem__, firsts), map(weighed.__getitem__, seconds)))
+    mentioned_terms = list(
+        map(
+            frozenset.__or__,
+            map(frozenset.__and__, map(mentionable.__getitem__, firsts), map(mentioned_in.__getitem__, seconds)),
+            map(frozenset.__and__, map(mentionable.__getitem__, seconds), map(mentioned_in.__getitem__, firsts)),
+        )
+    )
+    scores = list(
+        map(
+            float.__add__,
+            map(sum, map(map, repeat(shared_of), shared_terms), repeat(0.0)),
+            map(sum, map(map, repeat(mention_of), mentioned_terms), repeat(0.0)),
+        )
+    )
+    # (first, second, score, shared terms, mentioned terms) of every pair that reaches the threshold
+    linked = [
+        (first, second, score, shared, mentioned)
+        for first, second, score, shared, mentioned in zip(firsts, seconds, scores, shared_terms, mentioned_terms)
+        if score >= config.threshold
+    ]
+    ends: dict[int, list[tuple[float, str, int]]] = defaultdict(list)
+    for index, (first, second, score, _, _) in enumerate(linked):
+        ends[first].append((-round(score, 3), dispatches[second].id, index))
+        ends[second].append((-round(score, 3), dispatches[first].id, index))
+    reasons: dict[int, str] = {}  # a link's reason is written only when some dispatch keeps the link
+
+    def why(index: int) -> str:
+        if index not in reasons:
+            _, _, _, shared, mentioned = linked[index]
+            weight = {**dict(zip(shared, map(shared_of, shared))), **dict(zip(mentioned, map(mention_of, mentioned)))}
+            reasons[index] = _reason(weight, weight.__getitem__, vocabulary)
+        return reasons[index]
+
     return {
-        dispatches[number].id: tuple(sorted(links, key=lambda link: (-link.score, link.dispatch))[: config.limit])
-        for number, links in sorted(found.items())
+        dispatches[number].id: tuple(
+            RelatedLink(other, -score, why(index)) for score, other, index in sorted(links)[: config.limit]
+        )
+        for number, links in sorted(ends.items())
     }

@@ -309,3 +309,16 @@ def test_seed_collation_does_not_depend_on_input_order(seeds: Collection) -> Non
     articles = tuple(dataclasses.replace(a, dispatch=None) for a in reversed(seeds.articles))
     _, dispatches = collate_module.collate(articles, load_config(ROOT / "config.yaml"))
     assert dispatches == seeds.dispatches
+
+
+def test_early_decided_alignment_agrees_with_the_full_count() -> None:
+    rng = random.Random(3)
+    sentences = ["".join(rng.choices("天地人和春夏秋冬山水", k=rng.randint(3, 12))) + "。" for _ in range(40)]
+    for _ in range(200):
+        a = "".join(rng.sample(sentences, rng.randint(0, 12)))
+        b = "".join(rng.sample(sentences, rng.randint(0, 12)))
+        if a and rng.random() < 0.5:  # a copy with a few characters changed
+            b = "".join(c if rng.random() > 0.05 else "变" for c in a)
+        full = sum(i2 - i1 for tag, i1, i2, _, _ in opcodes(a, b) if tag == "equal")
+        for needed in (0, full - 1, full, full + 1, 0.6 * min(len(a), len(b))):
+            assert collate_module._aligns_at_least(a, b, needed) == (full >= needed), (a, b, needed)

@@ -73,3 +73,9 @@ def test_each_dispatch_keeps_at_most_limit_links_best_first() -> None:
     links = related_links([hub, strong, weak, *_others(8)], RelatedConfig(limit=1))
     assert [link.dispatch for link in links["d-000_h"]] == ["d-001_s"]
     assert [link.dispatch for link in links["d-002_w"]] == ["d-000_h"]
+
+
+def test_a_keyword_whose_characters_are_scattered_in_the_text_is_not_mentioned() -> None:
+    a = make_dispatch("d-001_a", people=("李强",), keywords=("四应四尽", "动态清零"))
+    scattered = make_dispatch("d-002_b", "四处应对，四面尽力；动态的清理，零星。", people=("李强",))
+    assert related_links([a, scattered, *_others(8)], RelatedConfig()) == {}
