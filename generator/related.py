@@ -177,32 +177,16 @@ def related_links(dispatches: Sequence[Dispatch], config: RelatedConfig) -> dict
     texts = [f"{dispatch.title}\n{dispatch.text}" for dispatch in dispatches]
     mentioned_in = _mentioned_in(texts, held, mentionable, pairs, vocabulary)
     shared_of, mention_of = shared_weight.__getitem__, mention_weight.__getitem__
-    # Scored pair by pair with C-level maps (there are many candidate pairs and few links):
-    # the shared terms; what one was described by and the other mentions (never what both
-    # were described by); the sum of their weights, in the sets' order, which depends on
-    # the numbers alone, so it is deterministic.
-    firsts, seconds = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
-    shared_terms = list(map(frozenset.__and__, map(weighed.__getitem__, firsts), map(weighed.__getitem__, seconds)))
-    mentioned_terms = list(
-        map(
-            frozenset.__or__,
-            map(frozenset.__and__, map(mentionable.__getitem__, firsts), map(mentioned_in.__getitem__, seconds)),
-            map(frozenset.__and__, map(mentionable.__getitem__, seconds), map(mentioned_in.__getitem__, firsts)),
-        )
-    )
-    scores = list(
-        map(
-            float.__add__,
-            map(sum, map(map, repeat(shared_of), shared_terms), repeat(0.0)),
-            map(sum, map(map, repeat(mention_of), mentioned_terms), repeat(0.0)),
-        )
-    )
     # (first, second, score, shared terms, mentioned terms) of every pair that reaches the threshold
-    linked = [
-        (first, second, score, shared, mentioned)
-        for first, second, score, shared, mentioned in zip(firsts, seconds, scores, shared_terms, mentioned_terms)
-        if score >= config.threshold
-    ]
+    linked: list[tuple[int, int, float, frozenset[int], frozenset[int]]] = []
+    for first, second in pairs:
+        shared = weighed[first] & weighed[second]
+        # What one was described by and the other mentions (never what both were described by).
+        mentioned = (mentionable[first] & mentioned_in[second]) | (mentionable[second] & mentioned_in[first])
+        # Summed in the sets' order, which depends on the numbers alone: deterministic.
+        score = sum(map(shared_of, shared)) + sum(map(mention_of, mentioned))
+        if score >= config.threshold:
+            linked.append((first, second, score, shared, mentioned))
     ends: dict[int, list[tuple[float, str, int]]] = defaultdict(list)
     for index, (first, second, score, _, _) in enumerate(linked):
         ends[first].append((-round(score, 3), dispatches[second].id, index))
