@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from .lexicon import BULLET, CLAUSE_PUNCT, DATELINE_END, DATELINE_START, ends_sentence
 from .models import Article, Block, DateInfo, Dateline, Problem, Text
@@ -243,77 +244,67 @@ def split(text: Text) -> tuple[tuple[Article, ...], tuple[Problem, ...]]:
     kickers = _uses_kickers(drafts)
     problems: list[Problem] = []
 
-    entries: list[tuple[int, Article]] = []
-    undated = DateInfo(None, None, None)
+    entries: list[Article] = []
     for draft in drafts:
         if not draft.body:
             problems.append(Problem(source.file, draft.first_line, "a dateline with no text after it"))
         kicker, headline, subheadline = _roles(draft, kickers)
-        dateline = draft.dateline or draft.closing
-        first, last = draft.first_line, draft.last_line
-        flags = tuple(flag for flag in text.flags if first <= flag.line <= last)
         entries.append(
-            (
-                draft.body_line,
-                Article(
-                    id="",
-                    source_id=source.id,
-                    source=source.file,
-                    index=0,
-                    kind="article",
-                    headline=headline,
-                    subheadline=subheadline,
-                    kicker=kicker,
-                    dateline=dateline,
-                    paragraphs=tuple(block.text for block in draft.body),
-                    pull_quotes=tuple(BULLET.sub("", block.text) for block in draft.pull_quotes),
-                    line=draft.body_line,
-                    end_line=last,
-                    date=undated,
-                    agency=dateline.agency if dateline else None,
-                    place=dateline.place if dateline else None,
-                    via=dateline.via if dateline else None,
-                    people=(),
-                    keywords=(),
-                    flags=flags,
-                ),
+            _article(
+                text,
+                "article",
+                (kicker, headline, subheadline),
+                draft.dateline or draft.closing,
+                tuple(block.text for block in draft.body),
+                tuple(BULLET.sub("", block.text) for block in draft.pull_quotes),
+                (draft.body_line, draft.first_line, draft.last_line),
             )
         )
     for run in notice_runs:
         words = " ".join(line for block in run for line in (block.lines or (block.text,)))
         first, last = run[0].line, run[-1].end_line
-        entries.append(
-            (
-                first,
-                Article(
-                    id="",
-                    source_id=source.id,
-                    source=source.file,
-                    index=0,
-                    kind="notice",
-                    headline=None,
-                    subheadline=None,
-                    kicker=None,
-                    dateline=None,
-                    paragraphs=(words,),
-                    pull_quotes=(),
-                    line=first,
-                    end_line=last,
-                    date=undated,
-                    agency=None,
-                    place=None,
-                    via=None,
-                    people=(),
-                    keywords=(),
-                    flags=tuple(flag for flag in text.flags if first <= flag.line <= last),
-                ),
-            )
-        )
-    entries.sort(key=lambda entry: entry[0])
-    articles = tuple(
-        _renumber(article, source.id, number) for number, (_, article) in enumerate(entries, start=1)
-    )
+        entries.append(_article(text, "notice", (None, None, None), None, (words,), (), (first, first, last)))
+    # Reading order is the order of the bodies (article.line), not of the headings.
+    entries.sort(key=lambda article: article.line)
+    articles = tuple(_renumber(article, source.id, number) for number, article in enumerate(entries, start=1))
     return articles, tuple(problems)
+
+
+def _article(
+    text: Text,
+    kind: Literal["article", "notice"],
+    headings: tuple[str | None, str | None, str | None],
+    dateline: Dateline | None,
+    paragraphs: tuple[str, ...],
+    pull_quotes: tuple[str, ...],
+    lines: tuple[int, int, int],
+) -> Article:
+    """An article (not yet numbered or described) whose body starts on lines[0] and which
+    spans lines[1] to lines[2] with its headings; the flags raised in that span are its own."""
+    kicker, headline, subheadline = headings
+    start, first, last = lines
+    return Article(
+        id="",
+        source_id=text.source.id,
+        source=text.source.file,
+        index=0,
+        kind=kind,
+        headline=headline,
+        subheadline=subheadline,
+        kicker=kicker,
+        dateline=dateline,
+        paragraphs=paragraphs,
+        pull_quotes=pull_quotes,
+        line=start,
+        end_line=last,
+        date=DateInfo(None, None, None),
+        agency=dateline.agency if dateline else None,
+        place=dateline.place if dateline else None,
+        via=dateline.via if dateline else None,
+        people=(),
+        keywords=(),
+        flags=tuple(flag for flag in text.flags if first <= flag.line <= last),
+    )
 
 
 def _renumber(article: Article, source_id: str, number: int) -> Article:
