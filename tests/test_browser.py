@@ -18,19 +18,11 @@ import pytest
 
 from generator.config import load_config
 from generator.snapshot import take_snapshot
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.golden.collection import ROOT, golden_site, seed_site
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # One page of each type: (name for the screenshots, site, path in the site).
 PAGE_TYPES = [

@@ -15,22 +15,17 @@ import yaml
 from generator import pipeline
 from generator.config import load_config
 from generator.models import Collection
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 QUERIES = yaml.safe_load((ROOT / "tests" / "search_queries.yaml").read_text(encoding="utf-8"))
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed")
+# In CI (CI=true) the browser must be there: a missing one fails instead of skipping.
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file() and os.environ.get("CI") != "true", reason="chromium is not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Collection]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
