@@ -28,6 +28,7 @@ from .lexicon import (
     DATELINE_START,
     FULL_WIDTH,
     HAN,
+    HAN_CHAR,
     LATIN_WORD,
     ends_sentence,
     han_share,
@@ -154,7 +155,6 @@ def _starts_new_block(line: _Line) -> bool:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
-_HAN_CHARS = re.compile(f"[{HAN}]")
 # A letter of an alphabet (Latin, Greek, Cyrillic ...), not a Han character.
 _NON_HAN_LETTER = re.compile(f"(?![{HAN}])[^\\W\\d_]")
 
@@ -165,7 +165,7 @@ def _is_latin_script(text: str) -> bool:
         return False  # Chinese alone (the common case), decided without counting
     # Counted by regular expression: a Python test per character was a tenth of cleaning.
     letters = len(_LETTER.findall(text))
-    return letters > 0 and len(_HAN_CHARS.findall(text)) * 2 < letters
+    return letters > 0 and len(HAN_CHAR.findall(text)) * 2 < letters
 
 
 def _heading_above(previous: _Line, line: _Line) -> bool:

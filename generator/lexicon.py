@@ -14,7 +14,6 @@ import re
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 HAN_CHAR = re.compile(f"[{HAN}]")
 HAN_RUN = re.compile(f"[{HAN}]+")
-_HAN_ALL = re.compile(f"[{HAN}]")
 _SPACE = re.compile(r"\s")
 
 # Full-width punctuation of Chinese text (opening and closing marks included).
@@ -93,4 +92,4 @@ def han_share(text: str) -> float:
     letters = len(text) - len(_SPACE.findall(text))
     if not letters:
         return 0.0
-    return len(_HAN_ALL.findall(text)) / letters
+    return len(HAN_CHAR.findall(text)) / letters
