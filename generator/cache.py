@@ -121,6 +121,7 @@ def stage_key(source: Source, config: Config) -> str:
             "sha256": source.sha256,
             "encoding": source.encoding,
             "sidecar": repr(source.sidecar),
+            "accession": source.accession,
             "config": config.digest(),
             "code": code_hash(),
         }

@@ -5,10 +5,9 @@ It lists every other output file with its SHA-256 and size (sorted by path), so
 whole and unaltered. It also records, for each source, what the archive received:
 the original file name, size, SHA-256, encoding and the date it entered the archive.
 
-The date a source was added comes from its sidecar's ``added`` key. A build keeps no
-record of earlier builds (reading one would make the output depend on what happened
-to be in the output folder, not on content and config alone), so without a sidecar
-date it is ``null``, with ``added_from`` saying which of the two it is.
+The date a source was added comes from its sidecar's ``added`` key, else from the
+accession register the first build that saw the file wrote (see ``accessions.py``);
+``added_from`` says which (``sidecar`` or ``register``).
 """
 
 from __future__ import annotations
@@ -33,17 +32,9 @@ def original_file_name(source: Source) -> str:
     return PurePosixPath(source.file).name
 
 
-def source_added(source: Source) -> tuple[str | None, str | None]:
-    """(ISO date the source entered the archive, where that date comes from), or (None, None)."""
-    if source.sidecar.added:
-        return source.sidecar.added, "sidecar"
-    return None, None
-
-
 def source_provenance(source: Source) -> dict[str, Any]:
     """What the archive received for one source, as recorded in the manifest."""
     name = original_file_name(source)
-    added, added_from = source_added(source)
     return {
         "id": source.id,
         "file": source.file,
@@ -51,8 +42,8 @@ def source_provenance(source: Source) -> dict[str, Any]:
         "size": len(source.raw),
         "sha256": source.sha256,
         "encoding": source.encoding,
-        "added": added,
-        "added_from": added_from,
+        "added": source.added,
+        "added_from": source.added_from,
         "published_as": f"sources/{source.id}/{name}",
     }
 

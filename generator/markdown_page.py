@@ -140,7 +140,7 @@ def source_metadata(text: Text, language: str) -> dict[str, Any]:
         publication=sidecar.publication,
         date=sidecar.date,
         year=sidecar.year,
-        added=sidecar.added,
+        added=source.added,
         changes=len(text.changes),
         flags=len(text.flags),
     )

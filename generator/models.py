@@ -39,6 +39,19 @@ class Source:
     text: str  # decoded, BOM removed, CRLF and CR turned into LF
     # Per-source overrides from the optional sidecar file (``NAME.txt.yaml``).
     sidecar: "Sidecar" = field(default_factory=lambda: Sidecar())
+    # The day the accession register says the file entered the archive (accessions.py).
+    accession: str | None = None
+
+    @property
+    def added(self) -> str | None:
+        """The ISO day the source entered the archive: the sidecar's word, else the register's."""
+        return self.sidecar.added or self.accession
+
+    @property
+    def added_from(self) -> Literal["sidecar", "register"] | None:
+        if self.sidecar.added:
+            return "sidecar"
+        return "register" if self.accession else None
 
 
 @dataclass(frozen=True, slots=True)

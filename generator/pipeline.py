@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from . import cache, clean, collate, describe, ingest, manifest, output, render, search, split
+from . import accessions, cache, clean, collate, describe, ingest, manifest, output, render, search, split
 from .cache import ReadSources, SourceResult
 from .config import Config
 from .models import Article, BuildReport, Collection, Page, Problem, Source, Text
@@ -43,16 +43,22 @@ def read_sources(sources: tuple[Source, ...], config: Config) -> list[SourceResu
         return list(pool.map(read_source, sources, [config] * len(sources), chunksize=chunk))
 
 
-def gather(config: Config, read: ReadSources | None = None) -> Collection:
-    """Run every stage up to the catalog: the whole collection, nothing written.
+def gather(config: Config, read: ReadSources | None = None, *, record_accessions: bool = False) -> Collection:
+    """Run every stage up to the catalog: the whole collection.
 
     ``read`` runs the per-source stages; ``build`` passes one that takes unchanged
-    sources from its cache.
+    sources from its cache. Only with ``record_accessions`` is anything written: the
+    accession register's entries for files it has not seen before.
     """
     sources, skipped, problems = ingest.ingest(config.content_path)
+    if record_accessions:
+        dates, register_problems = accessions.record_new(config.content_path, (s.file for s in sources), accessions.today())
+    else:
+        dates, register_problems = accessions.read_register(config.content_path)
+    sources = tuple(replace(source, accession=dates.get(source.file)) for source in sources)
     texts: list[Text] = []
     articles: list[Article] = []
-    all_problems: list[Problem] = list(problems)
+    all_problems: list[Problem] = [*problems, *register_problems]
     for text, source_articles, source_problems in (read or read_sources)(sources, config):
         texts.append(text)
         articles.extend(source_articles)
@@ -100,7 +106,10 @@ def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> 
             def cached(sources: tuple[Source, ...], settings: Config) -> list[SourceResult]:
                 return store.read_sources(sources, settings, read_sources, use_cache=not clean_build, progress=progress)
 
-            collection = gather(config, cached)
+            collection = gather(config, cached, record_accessions=True)
+            # Files new to the archive were just entered in the register, which is content:
+            # the collection was gathered from the content as it stands now.
+            inputs = cache.fingerprint(config)
             store.save_collection(inputs.gather, collection)
         pages = render_site(collection, config)
         known = None if clean_build else (record.files if record is not None else {})

@@ -7,8 +7,9 @@ is taken, in this order, from:
 
 1. ``SOURCE_DATE_EPOCH`` (https://reproducible-builds.org/specs/source-date-epoch/),
    so a packager can pin it;
-2. the newest date the collection itself knows: a source's sidecar ``date`` or
-   ``added``, an article's or dispatch's full date; midnight UTC of that day;
+2. the newest date the collection itself knows: a source's sidecar ``date``, the day
+   it was added (sidecar or accession register), an article's or dispatch's full
+   date; midnight UTC of that day;
 3. ``FIXED_EPOCH``, when the collection knows no full date at all.
 """
 
@@ -49,7 +50,7 @@ def source_date_epoch(environ: Mapping[str, str] | None = None) -> datetime | No
 
 def _known_days(collection: Collection) -> Iterator[str]:
     for source in collection.sources:
-        yield from (day for day in (source.sidecar.date, source.sidecar.added) if day)
+        yield from (day for day in (source.sidecar.date, source.added) if day)
     for article in collection.articles:
         if article.date.precision == "day" and article.date.value:
             yield article.date.value
