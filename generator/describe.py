@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import operator
 import re
+import sys
 from collections import Counter
 from dataclasses import replace
+from itertools import repeat
 
 from .config import Config
 from .lexicon import HAN, HAN_RUN, is_han
@@ -52,8 +54,9 @@ SPEECH = ("同志", "说", "指出", "表示", "强调", "主持", "出席", "�
 _TITLE = "|".join(sorted(TITLES, key=len, reverse=True))
 _AFTER = "|".join(sorted(TITLES + SPEECH, key=len, reverse=True))
 AFTER_TITLE = re.compile(rf"(?:{_TITLE})([{HAN}]{{2,4}})")
-BEFORE_WORD = re.compile(rf"([{HAN}]{{2,4}}?)(?={_AFTER})")
-STANDS_BEFORE = re.compile(rf"^(?:[^{HAN}]|{_AFTER}|$)")
+# Matched at a position (``match(text, pos)``), never on a slice: slicing the rest of
+# the source for every occurrence of a name made name finding quadratic.
+STANDS_BEFORE = re.compile(rf"(?:[^{HAN}]|{_AFTER}|$)")
 TITLE_OR_SPEECH = re.compile(rf"^(?:{_AFTER})")
 
 # Function characters: an n-gram starting or ending with one is not a term.
@@ -78,7 +81,7 @@ def _stands_alone(name: str, text: str) -> bool:
     """Does ``name`` occur somewhere followed by a non-Han character, a title or a verb of speech?"""
     start = text.find(name)
     while start != -1:
-        if STANDS_BEFORE.match(text[start + len(name) :]):
+        if STANDS_BEFORE.match(text, start + len(name)):
             return True
         start = text.find(name, start + 1)
     return False
@@ -103,6 +106,36 @@ def _name_from(candidate: str, text: str, following: str = "") -> str | None:
     return None
 
 
+def _runs_before_words(text: str) -> list[tuple[int, str]]:
+    """The Han runs of 2-4 characters that end where a title or verb of speech starts.
+
+    Scanning from the left, each is the shortest such run from the first position
+    that has one, and the next is looked for after it: the matches of
+    ``([HAN]{2,4}?)(?=title|speech)``, as (start, run). The regular expression tried
+    every word at every character, a fifth of describing; here each word is looked
+    for once with ``str.find``.
+    """
+    word_starts: set[int] = set()
+    for word in TITLES + SPEECH:
+        at = text.find(word)
+        while at != -1:
+            word_starts.add(at)
+            at = text.find(word, at + 1)
+    shortest: dict[int, int] = {}
+    for end in word_starts:
+        for length in (2, 3, 4):
+            begin = end - length
+            if begin >= 0 and HAN_RUN.fullmatch(text, begin, end):
+                shortest[begin] = min(length, shortest.get(begin, length))
+    runs: list[tuple[int, str]] = []
+    position = 0
+    for begin in sorted(shortest):
+        if begin >= position:
+            position = begin + shortest[begin]
+            runs.append((begin, text[begin:position]))
+    return runs
+
+
 def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
     """Names of people in the text, most mentioned first.
 
@@ -115,20 +148,43 @@ def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
         name = _name_from(match.group(1), whole, text[match.end(1) :])
         if name:
             found[name] += 1
-    for match in BEFORE_WORD.finditer(text):
-        chunk = match.group(1)
+    for begin, chunk in _runs_before_words(text):
         # The name is the tail of the Han run before the title: try the shortest tails that
         # start with a surname, longest plausible first.
         sizes = (4, 3) if chunk[-4:-2] in SURNAMES_TWO else (3, 2)
         for size in sizes:
             candidate = chunk[-size:]
             if len(candidate) == size and _surname_prefix(candidate) and _stands_alone(candidate, whole):
-                preceded = text[: match.start(1) + len(chunk) - size][-1:]
-                if not preceded or not is_han(preceded) or re.search(rf"(?:{_TITLE})$", text[: match.start(1) + len(chunk) - size]):
+                cut = begin + len(chunk) - size
+                if cut == 0 or not is_han(text[cut - 1]) or text.endswith(TITLES, 0, cut):
                     found[candidate] += 1
                     break
     counts = Counter({name: text.count(name) for name in found})
     return tuple(sorted(counts, key=lambda name: (-counts[name], name)))
+
+
+def _grows_into(char: str) -> bool:
+    """Can a word grow by this neighbour? Not across punctuation, a line break or a particle."""
+    return bool(char) and char not in PARTICLES and is_han(char)
+
+
+def _before_every(pieces: list[str], term: str, char: str) -> bool:
+    """Does ``char`` stand before every occurrence of ``term``? ``pieces`` is
+    ``text.split(term)``: piece i stands before occurrence i, and an empty piece between
+    two occurrences means they touch. Tested in C (``map``) but for touching occurrences."""
+    inner = pieces[1:-1]
+    if char == term[-1]:
+        # Touching occurrences stand before each other: an empty piece agrees too.
+        return all(piece[-1:] in ("", char) for piece in inner)
+    return all(map(str.endswith, inner, repeat(char)))
+
+
+def _after_every(pieces: list[str], term: str, char: str) -> bool:
+    """Does ``char`` stand after every occurrence of ``term``? (``pieces`` as for ``_before_every``.)"""
+    inner = pieces[1:-1]
+    if char == term[0]:
+        return all(piece[:1] in ("", char) for piece in inner)
+    return all(map(str.startswith, inner, repeat(char)))
 
 
 def _whole_word(term: str, text: str) -> str | None:
@@ -136,24 +192,16 @@ def _whole_word(term: str, text: str) -> str | None:
 
     新冠 always followed by 肺 is a piece of a longer word: growing stops where the
     neighbours vary (accessor variety) or at a particle. A string that would grow past
-    the length limit is a piece of a repeated passage, not a word: None.
+    the length limit is a piece of a repeated passage, not a word: None. Occurrences
+    are those ``str.find`` meets from the left, not overlapping (``str.split``'s).
     """
     while True:
-        # The one neighbour every occurrence shares on each side, or '' where they differ.
-        left = right = None
-        start = text.find(term)
-        while start != -1:
-            end = start + len(term)
-            before = text[start - 1] if start else ""
-            after = text[end] if end < len(text) else ""
-            left = before if left is None or left == before else ""
-            right = after if right is None or right == after else ""
-            if not left and not right:
-                return term
-            start = text.find(term, end)
-        if left and is_han(left) and left not in PARTICLES:
+        pieces = text.split(term)
+        # Only the first occurrence's left neighbour and the last one's right can be shared.
+        left, right = pieces[0][-1:], pieces[-1][:1]
+        if _grows_into(left) and _before_every(pieces, term, left):
             term = left + term
-        elif right and is_han(right) and right not in PARTICLES:
+        elif _grows_into(right) and _after_every(pieces, term, right):
             term = term + right
         else:
             return term
@@ -161,26 +209,50 @@ def _whole_word(term: str, text: str) -> str | None:
             return None
 
 
+# Characters no keyword seed holds: function characters, and the line break between runs.
+_NOT_IN_SEED = FUNCTION_CHARS | {"\n"}
+
+
+# UTF-32 in the machine's byte order, so that 8 bytes read as one integer are two characters.
+_LITTLE_ENDIAN = sys.byteorder == "little"
+_UTF32 = "utf-32-le" if _LITTLE_ENDIAN else "utf-32-be"
+
+
+def _seed_pairs(text: str) -> list[str]:
+    """The KEYWORD_SEEDS character pairs found most often (twice at least) in ``text``,
+    ties in character order, none holding a function character or a line break.
+
+    Every adjacent pair is read as one 64-bit integer from the UTF-32 bytes (at even
+    offsets, then at odd ones), counted and ranked in C; only the pairs ranked near the
+    top become strings. Making a string of every pair took half of keyword finding.
+    """
+    data = text.encode(_UTF32)
+    counts = Counter(memoryview(data[: len(data) // 8 * 8]).cast("Q"))
+    counts.update(memoryview(data[4 : 4 + (len(data) - 4) // 8 * 8]).cast("Q"))
+    ranked: list[tuple[int, str]] = []
+    lowest = 0  # the count of the last pair taken: the KEYWORD_SEEDS-th once there are enough
+    for code, count in counts.most_common():
+        if count < 2 or (len(ranked) >= KEYWORD_SEEDS and count < lowest):
+            break
+        low, high = chr(code & 0xFFFFFFFF), chr(code >> 32)
+        first, second = (low, high) if _LITTLE_ENDIAN else (high, low)
+        if first not in _NOT_IN_SEED and second not in _NOT_IN_SEED:
+            ranked.append((-count, first + second))
+            lowest = count
+    return [pair for _, pair in sorted(ranked)[:KEYWORD_SEEDS]]
+
+
 def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
     """Quoted terms first, then the recurring words of the text, most text covered first.
 
-    The most frequent character pairs are the seeds; each grows into the whole word it
-    belongs to (``_whole_word``). Pairs are counted in C (map over the runs), so the cost
-    stays linear in the text and small.
+    The most frequent character pairs are the seeds (``_seed_pairs``); each grows into
+    the whole word it belongs to (``_whole_word``).
     """
-    quoted = Counter(term for term in QUOTED.findall(text) if all(is_han(c) for c in term))
-    runs = HAN_RUN.findall(text)
+    quoted = Counter(term for term in QUOTED.findall(text) if HAN_RUN.fullmatch(term))
     # Runs joined by a line break: no word grows across punctuation.
-    joined = "\n".join(runs)
-    pairs: Counter[str] = Counter()
-    for run in runs:
-        pairs.update(map(operator.add, run, run[1:]))
-    seeds = sorted(
-        (pair for pair, count in pairs.items() if count >= 2 and pair[0] not in FUNCTION_CHARS and pair[1] not in FUNCTION_CHARS),
-        key=lambda pair: (-pairs[pair], pair),
-    )[:KEYWORD_SEEDS]
+    joined = "\n".join(HAN_RUN.findall(text))
     words: set[str] = set()
-    for seed in seeds:
+    for seed in _seed_pairs(joined):
         # A seed inside a word already found would grow into that word again.
         if any(seed in word for word in words):
             continue
