@@ -28,9 +28,9 @@ from .lexicon import (
     DATELINE_START,
     FULL_WIDTH,
     HAN,
-    HAN_CHAR,
     LATIN_WORD,
     ends_sentence,
+    han_count,
     han_share,
     is_cjk,
     is_han,
@@ -63,6 +63,7 @@ def _context(text: str, start: int, end: int) -> str:
 
 _CJK_CLASS = f"[{HAN}{re.escape(CJK_PUNCT)}]"
 _HALF_WIDTH = "[" + re.escape("".join(FULL_WIDTH)) + "]"
+_HALF_WIDTH_MARK = re.compile(_HALF_WIDTH)
 _HALF_WIDTH_NEAR_CJK = re.compile(f"(?<={_CJK_CLASS}){_HALF_WIDTH}|{_HALF_WIDTH}(?={_CJK_CLASS})")
 # Digits, and the marks that end a number (%, a decimal point).
 _DIGITISH = r"[0-9０-９%.％]"
@@ -94,7 +95,10 @@ def _normalise_line(number: int, raw: str, changes: list[Change]) -> _Line:
         changes.append(Change("punctuation", number, _context(text, start, start + 1), full))
         return full
 
-    text = _HALF_WIDTH_NEAR_CJK.sub(to_full_width, text)
+    # Most lines hold no half-width mark and no space: a quick search spares them the
+    # look-arounds, which are tried at every character.
+    if _HALF_WIDTH_MARK.search(text):
+        text = _HALF_WIDTH_NEAR_CJK.sub(to_full_width, text)
 
     # Spaces OCR put between Chinese characters and numbers: 今年 3 月 -> 今年3月.
     def drop_space(match: re.Match[str]) -> str:
@@ -102,7 +106,8 @@ def _normalise_line(number: int, raw: str, changes: list[Change]) -> _Line:
         changes.append(Change("spacing", number, _context(text, start, end), text[max(0, start - CONTEXT) : start] + text[end : end + CONTEXT]))
         return ""
 
-    text = _SPACE_BETWEEN_CJK_AND_DIGIT.sub(drop_space, text)
+    if " " in text:
+        text = _SPACE_BETWEEN_CJK_AND_DIGIT.sub(drop_space, text)
     return _Line(number, text, lead)
 
 
@@ -123,8 +128,8 @@ def _latin_flags(block: Block, line_starts: list[tuple[int, int]]) -> list[Flag]
     """
     flags: list[Flag] = []
     text = block.text
-    if han_share(text) < 0.5:
-        return flags  # text in a Latin script: its words are not stand-ins
+    if not LATIN_WORD.search(text) or han_share(text) < 0.5:
+        return flags  # no Latin word, or text in a Latin script: its words are not stand-ins
     for match in LATIN_WORD.finditer(text):
         word = match.group()
         start, end = match.span()
@@ -155,8 +160,9 @@ def _starts_new_block(line: _Line) -> bool:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
-# A letter of an alphabet (Latin, Greek, Cyrillic ...), not a Han character.
-_NON_HAN_LETTER = re.compile(f"(?![{HAN}])[^\\W\\d_]")
+# A letter of an alphabet (Latin, Greek, Cyrillic ...), not a Han character: a word
+# character that is not a digit, '_' or Han.
+_NON_HAN_LETTER = re.compile(f"[^\\W\\d_{HAN}]")
 
 
 def _is_latin_script(text: str) -> bool:
@@ -165,7 +171,7 @@ def _is_latin_script(text: str) -> bool:
         return False  # Chinese alone (the common case), decided without counting
     # Counted by regular expression: a Python test per character was a tenth of cleaning.
     letters = len(_LETTER.findall(text))
-    return letters > 0 and len(HAN_CHAR.findall(text)) * 2 < letters
+    return letters > 0 and han_count(text) * 2 < letters
 
 
 def _heading_above(previous: _Line, line: _Line) -> bool:
