@@ -25,8 +25,9 @@ import os
 import pickle
 import platform
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
@@ -36,7 +37,7 @@ from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
 # Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
-_FORMAT = 2
+_FORMAT = 3
 # The environment variables that can change the output (reproducible dates, see the snapshot issue).
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
 
@@ -48,13 +49,34 @@ def _hash_json(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+# A file whose mtime is this close to the moment its state was recorded may have been
+# written again within the file system's timestamp resolution: it is hashed, not trusted.
+_RACY_NS = 2_000_000_000
+
+
+def folder_states(folder: Path, known: Mapping[str, FileState] | None = None, known_at_ns: int = 0) -> dict[str, FileState]:
+    """sha256, size and mtime of every file below ``folder`` by relative path; {} when it is missing.
+
+    A file whose size and mtime equal its state in ``known`` (recorded at ``known_at_ns``)
+    keeps that state's hash unread, as git's index does: at 10,000 sources hashing every
+    byte would take most of a build that has nothing to do.
+    """
+    states: dict[str, FileState] = {}
+    known = known or {}
+    for path, stat in scan(folder).items():
+        state = known.get(path)
+        if state is not None and unchanged_since(stat, state) and stat.st_mtime_ns < known_at_ns - _RACY_NS:
+            states[path] = state
+            continue
+        with open(folder / path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        states[path] = FileState(digest, stat.st_size, stat.st_mtime_ns)
+    return states
+
+
 def folder_hashes(folder: Path) -> dict[str, str]:
     """sha256 of every file below ``folder`` by relative path; empty when the folder is missing."""
-    hashes: dict[str, str] = {}
-    for path in scan(folder):
-        with open(folder / path, "rb") as handle:
-            hashes[path] = hashlib.file_digest(handle, "sha256").hexdigest()
-    return hashes
+    return {path: state.sha256 for path, state in folder_states(folder).items()}
 
 
 def package_hash(package: Path) -> str:
@@ -94,21 +116,31 @@ class Inputs:
 
     gather: str  # content/, config, code, environment: everything the collection depends on
     site: str  # gather + themes/: everything the output depends on
+    # What the keys were computed from, kept in the record so the next build reads only
+    # the files that changed since.
+    content: Mapping[str, FileState] = field(default_factory=dict, compare=False)
+    themes: Mapping[str, FileState] = field(default_factory=dict, compare=False)
+    taken_at_ns: int = field(default=0, compare=False)
 
 
-def fingerprint(config: Config) -> Inputs:
+def fingerprint(config: Config, previous: Inputs | None = None) -> Inputs:
+    """The keys of the inputs as they stand, reading only files changed since ``previous``."""
+    taken_at_ns = time.time_ns()
+    known_at = previous.taken_at_ns if previous is not None else 0
+    content = folder_states(config.content_path, previous.content if previous else None, known_at)
+    themes = folder_states(config.themes_path, previous.themes if previous else None, known_at)
     environment = {name: os.environ.get(name) for name in _ENVIRONMENT}
     gather = _hash_json(
         {
             "format": _FORMAT,
-            "content": folder_hashes(config.content_path),
+            "content": {path: state.sha256 for path, state in content.items()},
             "config": config.digest(),
             "code": code_hash(),
             "environment": environment,
         }
     )
-    site = _hash_json({"gather": gather, "themes": folder_hashes(config.themes_path)})
-    return Inputs(gather=gather, site=site)
+    site = _hash_json({"gather": gather, "themes": {path: state.sha256 for path, state in themes.items()}})
+    return Inputs(gather=gather, site=site, content=content, themes=themes, taken_at_ns=taken_at_ns)
 
 
 def stage_key(source: Source, config: Config) -> str:
@@ -133,6 +165,10 @@ class BuildRecord:
     inputs: Inputs
     files: dict[str, FileState]
     report: BuildReport  # what the build reported, given again by a build that changes nothing
+
+
+def _states_json(states: Mapping[str, FileState]) -> dict[str, list[object]]:
+    return {path: [s.sha256, s.size, s.mtime_ns] for path, s in sorted(states.items())}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -160,7 +196,14 @@ class BuildCache:
             data = json.loads(self._record_file.read_text(encoding="utf-8"))
             if data["format"] != _FORMAT:
                 return None
-            inputs = Inputs(gather=data["inputs"]["gather"], site=data["inputs"]["site"])
+            recorded = data["inputs"]
+            inputs = Inputs(
+                gather=recorded["gather"],
+                site=recorded["site"],
+                content={path: FileState(*state) for path, state in recorded["content"].items()},
+                themes={path: FileState(*state) for path, state in recorded["themes"].items()},
+                taken_at_ns=recorded["taken_at_ns"],
+            )
             files = {path: FileState(*state) for path, state in data["files"].items()}
             summary = data["report"]
             report = BuildReport(
@@ -180,8 +223,14 @@ class BuildCache:
     def save_record(self, record: BuildRecord) -> None:
         data = {
             "format": _FORMAT,
-            "inputs": {"gather": record.inputs.gather, "site": record.inputs.site},
-            "files": {path: [s.sha256, s.size, s.mtime_ns] for path, s in sorted(record.files.items())},
+            "inputs": {
+                "gather": record.inputs.gather,
+                "site": record.inputs.site,
+                "content": _states_json(record.inputs.content),
+                "themes": _states_json(record.inputs.themes),
+                "taken_at_ns": record.inputs.taken_at_ns,
+            },
+            "files": _states_json(record.files),
             "report": {
                 **{key: getattr(record.report, key) for key in ("sources", "articles", "dispatches", "pages", "written", "seconds")},
                 "skipped": [[skip.file, skip.reason] for skip in record.report.skipped],

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 import time
 from pathlib import Path
 
-from . import __version__, pipeline, serve, snapshot, verify
+from . import __version__, pipeline
 from .config import Config, ConfigError, load_config
 from .output import BuildLocked
 
 DEFAULT_CONFIG = Path("config.yaml")
+# Commands that live in their own module, which registers its parser. They load watchdog,
+# bagit, warcio and http.server, so a ``build`` or ``check`` run does not import them: a
+# build with nothing to do must answer in well under a second.
+COMMAND_MODULES = ("serve", "verify", "snapshot")
+OWN_COMMANDS = ("build", "check")
 
 
 def add_site_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +81,8 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if collection.problems else 0
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or, when ``command`` is build or check, of that one only."""
     parser = argparse.ArgumentParser(prog="python -m generator", description="Jianbao (剪报): build a static archive of news dispatches.")
     parser.add_argument("--version", action="version", version=f"jianbao {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -91,11 +98,14 @@ def make_parser() -> argparse.ArgumentParser:
     add_site_arguments(check)
     check.set_defaults(func=run_check)
 
-    for module in (serve, verify, snapshot):
-        module.register(commands)
+    if command not in OWN_COMMANDS:
+        for name in COMMAND_MODULES:
+            importlib.import_module(f".{name}", __package__).register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    command = arguments[0] if arguments and arguments[0] in OWN_COMMANDS else None
+    args = make_parser(command).parse_args(arguments)
     return int(args.func(args))

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from . import accessions, cache, clean, collate, describe, ingest, manifest, output, render, search, split
+from . import accessions, cache, ingest, output
 from .cache import ReadSources, SourceResult
 from .config import Config
 from .models import Article, BuildReport, Collection, Page, Problem, Source, Text
-from .theme import Theme
+
+# The stage modules (clean, split, describe, collate, render, search, manifest) are
+# imported by the functions that run them, not here: together they take half a second
+# to import, longer than the whole of a build that finds nothing to do.
 
 # Below this many sources the cost of starting worker processes outweighs the gain.
 _PARALLEL_MIN_SOURCES = 64
@@ -27,6 +29,8 @@ _PARALLEL_MIN_SOURCES = 64
 
 def read_source(source: Source, config: Config) -> SourceResult:
     """The per-source stages: clean, split, describe. Pure, so it can run in any process."""
+    from . import clean, describe, split
+
     text = clean.clean(source)
     articles, problems = split.split(text)
     described = describe.describe(articles, text, config)
@@ -38,6 +42,8 @@ def read_sources(sources: tuple[Source, ...], config: Config) -> list[SourceResu
     workers = min(os.cpu_count() or 1, 8)
     if len(sources) < _PARALLEL_MIN_SOURCES or workers < 2:
         return [read_source(source, config) for source in sources]
+    from concurrent.futures import ProcessPoolExecutor  # only when there is a pool to start
+
     chunk = max(1, len(sources) // (workers * 8))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(read_source, sources, [config] * len(sources), chunksize=chunk))
@@ -67,6 +73,8 @@ def gather(config: Config, read: ReadSources | None = None, *, record_accessions
             Problem(text.source.file, flag.line, f"flagged {flag.kind}: {flag.context}")
             for flag in text.flags
         )
+    from . import collate
+
     collated, dispatches = collate.collate(tuple(articles), config)
     return Collection(
         sources=sources,
@@ -80,6 +88,9 @@ def gather(config: Config, read: ReadSources | None = None, *, record_accessions
 
 def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
     """Every output file of the site, in path order."""
+    from . import manifest, render, search
+    from .theme import Theme
+
     theme = Theme(config)
     pages = render.render_site(collection, config) + search.search_pages(collection, config, theme)
     pages = pages + manifest.manifest_pages(pages, collection, config)
@@ -95,8 +106,8 @@ def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> 
     progress = output.Progress(not quiet)
     store = cache.BuildCache(config.output_path)
     with output.build_lock(store.lock_file, config.output_path):
-        inputs = cache.fingerprint(config)
         record = None if clean_build else store.load_record()
+        inputs = cache.fingerprint(config, record.inputs if record is not None else None)
         if record is not None and record.inputs == inputs and store.site_matches(record):
             # Nothing the site is made from has changed and nobody touched it: write nothing.
             return replace(record.report, written=0, seconds=time.perf_counter() - started)
@@ -109,7 +120,7 @@ def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> 
             collection = gather(config, cached, record_accessions=True)
             # Files new to the archive were just entered in the register, which is content:
             # the collection was gathered from the content as it stands now.
-            inputs = cache.fingerprint(config)
+            inputs = cache.fingerprint(config, inputs)
             store.save_collection(inputs.gather, collection)
         pages = render_site(collection, config)
         known = None if clean_build else (record.files if record is not None else {})
