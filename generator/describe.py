@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import operator
 import re
-import sys
 from collections import Counter
 from dataclasses import replace
 from itertools import repeat
 
 from .config import Config
-from .lexicon import HAN, HAN_RUN, is_han
+from .lexicon import HAN, HAN_RUN, is_han, pair_codes, pair_text
 from .models import Article, DateInfo, Text
 
 _NUMBER = "[0-9０-９一二三四五六七八九十〇零两]{1,4}"
@@ -213,31 +212,25 @@ def _whole_word(term: str, text: str) -> str | None:
 _NOT_IN_SEED = FUNCTION_CHARS | {"\n"}
 
 
-# UTF-32 in the machine's byte order, so that 8 bytes read as one integer are two characters.
-_LITTLE_ENDIAN = sys.byteorder == "little"
-_UTF32 = "utf-32-le" if _LITTLE_ENDIAN else "utf-32-be"
-
-
 def _seed_pairs(text: str) -> list[str]:
     """The KEYWORD_SEEDS character pairs found most often (twice at least) in ``text``,
     ties in character order, none holding a function character or a line break.
 
-    Every adjacent pair is read as one 64-bit integer from the UTF-32 bytes (at even
-    offsets, then at odd ones), counted and ranked in C; only the pairs ranked near the
-    top become strings. Making a string of every pair took half of keyword finding.
+    The pairs are counted and ranked as integers (``pair_codes``), in C; only those
+    ranked near the top become strings. Making a string of every pair took half of
+    keyword finding.
     """
-    data = text.encode(_UTF32)
-    counts = Counter(memoryview(data[: len(data) // 8 * 8]).cast("Q"))
-    counts.update(memoryview(data[4 : 4 + (len(data) - 4) // 8 * 8]).cast("Q"))
+    even, odd = pair_codes(text)
+    counts = Counter(even)
+    counts.update(odd)
     ranked: list[tuple[int, str]] = []
     lowest = 0  # the count of the last pair taken: the KEYWORD_SEEDS-th once there are enough
     for code, count in counts.most_common():
         if count < 2 or (len(ranked) >= KEYWORD_SEEDS and count < lowest):
             break
-        low, high = chr(code & 0xFFFFFFFF), chr(code >> 32)
-        first, second = (low, high) if _LITTLE_ENDIAN else (high, low)
-        if first not in _NOT_IN_SEED and second not in _NOT_IN_SEED:
-            ranked.append((-count, first + second))
+        pair = pair_text(code)
+        if pair[0] not in _NOT_IN_SEED and pair[1] not in _NOT_IN_SEED:
+            ranked.append((-count, pair))
             lowest = count
     return [pair for _, pair in sorted(ranked)[:KEYWORD_SEEDS]]
 

@@ -8,6 +8,7 @@ simplified and traditional.
 from __future__ import annotations
 
 import re
+import sys
 
 # Han ideographs: the URO, Extension A, compatibility ideographs and the supplementary
 # planes (Extensions B and later), where rare name characters live.
@@ -98,3 +99,24 @@ def han_share(text: str) -> float:
     if not letters:
         return 0.0
     return han_count(text) / letters
+
+
+# UTF-32 in the machine's byte order, so that 8 bytes read as one integer are two characters.
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+
+
+def pair_codes(text: str) -> tuple[memoryview, memoryview]:
+    """Every two adjacent characters of ``text`` as one 64-bit integer, made in C: first the
+    pairs at even offsets, then those at odd offsets. One code stands for one pair
+    (``pair_text`` gives it back), so codes count and compare as the pairs would, without
+    a string made for each pair."""
+    data = text.encode(_UTF32)
+    even = memoryview(data[: len(data) // 8 * 8]).cast("Q")
+    odd = memoryview(data[4 : 4 + (len(data) - 4) // 8 * 8]).cast("Q")
+    return even, odd
+
+
+def pair_text(code: int) -> str:
+    """The two characters a ``pair_codes`` integer stands for."""
+    first, second = chr(code & 0xFFFFFFFF), chr(code >> 32)
+    return first + second if sys.byteorder == "little" else second + first

@@ -15,12 +15,11 @@ it describes. A heading run that describes no body is kept as a notice.
 
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .lexicon import BULLET, CLAUSE_PUNCT, DATELINE_END, DATELINE_START, ends_sentence
+from .lexicon import BULLET, CLAUSE_PUNCT, DATELINE_END, DATELINE_START, ends_sentence, pair_codes
 from .models import Article, Block, DateInfo, Dateline, Problem, Text
 
 # Headings are short; a line longer than this is prose even without a full stop.
@@ -39,13 +38,18 @@ DECK_SPLIT_MIN_CHARS = 40
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
 
-def _pairs(text: str) -> set[str]:
-    """Character pairs of the letters and digits in text: the unit of heading-body matching."""
-    letters = _NOT_ALNUM.sub("", text)
-    return set(map(operator.add, letters, letters[1:]))
+def _pairs(text: str) -> set[int]:
+    """Character pairs of the letters and digits in text: the unit of heading-body matching.
+
+    Each pair is its integer code (``pair_codes``): a set of a body's pairs is made in C.
+    """
+    even, odd = pair_codes(_NOT_ALNUM.sub("", text))
+    pairs = set(even)
+    pairs.update(odd)
+    return pairs
 
 
-def support(heading: str, body_pairs: set[str]) -> float:
+def support(heading: str, body_pairs: set[int]) -> float:
     """Share of a heading's character pairs that occur in a body."""
     pairs = _pairs(heading)
     if not pairs:
@@ -157,20 +161,31 @@ def _layout(blocks: tuple[Block, ...]) -> tuple[list[_Draft], list[list[Block]]]
 
 def _assign_headings(drafts: list[_Draft], orphan_runs: list[list[Block]]) -> list[list[Block]]:
     """Give every heading to the body it describes; return the runs that describe none."""
-    body_pairs = [_pairs(" ".join(block.text for block in draft.body)) for draft in drafts]
+    # A body's pairs are read when a heading is first matched against it: a run that
+    # matches the body below it well is never matched against the others.
+    body_pairs: dict[int, set[int]] = {}
+
+    def pairs_of(index: int) -> set[int]:
+        if index not in body_pairs:
+            body_pairs[index] = _pairs(" ".join(block.text for block in drafts[index].body))
+        return body_pairs[index]
+
     detached: list[Block] = []
     for index, draft in enumerate(drafts):
         if not draft.run_above:
             continue
-        own = max(support(block.text, body_pairs[index]) for block in draft.run_above)
-        elsewhere = max(
-            (support(block.text, pairs) for block in draft.run_above for other, pairs in enumerate(body_pairs) if other != index),
-            default=0.0,
-        )
+        own = max(support(block.text, pairs_of(index)) for block in draft.run_above)
         # A run is taken from the body below it only for a body it describes better, and
         # well enough to be given to it: one that shares a pair or two by chance with
         # another body (上海 in both, say) stays a headline, not a stray notice.
-        if own >= POSITIONAL_SUPPORT or own >= elsewhere or elsewhere < DETACHED_SUPPORT:
+        if own >= POSITIONAL_SUPPORT:
+            draft.headings.extend(draft.run_above)
+            continue
+        elsewhere = max(
+            (support(block.text, pairs_of(other)) for block in draft.run_above for other in range(len(drafts)) if other != index),
+            default=0.0,
+        )
+        if own >= elsewhere or elsewhere < DETACHED_SUPPORT:
             draft.headings.extend(draft.run_above)
         else:
             detached.extend(draft.run_above)
@@ -180,7 +195,7 @@ def _assign_headings(drafts: list[_Draft], orphan_runs: list[list[Block]]) -> li
     headless = [index for index, draft in enumerate(drafts) if not draft.headings]
     leftovers: list[Block] = []
     for block in detached:
-        scored = [(support(block.text, body_pairs[index]), -index) for index in headless]
+        scored = [(support(block.text, pairs_of(index)), -index) for index in headless]
         best = max(scored, default=(0.0, 0))
         if best[0] >= DETACHED_SUPPORT:
             drafts[-best[1]].headings.append(block)
