@@ -1,0 +1,121 @@
+"""The per-source stages (clean, split, describe) on every core.
+
+Why not ``ProcessPoolExecutor.map(read_source, sources)``: it gained nothing on two
+cores (600 sources: 14.0 s alone, 14.5 s in a pool of two). Each source went to a
+worker pickled, and each result came back pickled with a copy of its source's bytes
+and text inside ``Text.source``; the frozen records were pickled through the
+dataclasses' Python-level ``__getstate__``/``__setstate__``, a few microseconds per
+record, and tens of thousands of records (every cleaning change is one) were rebuilt in
+the parent, one process on two cores, while both workers ran.
+
+Here the workers are forked with the sources in memory, so nothing is sent to them but
+the positions of their share. The building process reads a share itself instead of
+waiting. A worker sends back its results as one pickle without the sources (the parent
+puts its own ``Source`` back into each ``Text``, so no copy of the bytes is held twice),
+and every record is pickled as its class and field values, which unpickling passes
+straight to the constructor.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import multiprocessing
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
+
+from .cache import SourceResult
+from .config import Config
+from .models import Article, Block, Change, DateInfo, Dateline, Flag, Problem, Source, Text
+
+# Below this many sources the cost of starting a worker outweighs the gain.
+PARALLEL_MIN_SOURCES = 64
+
+# What a worker sends back for one source: the Text's fields but its source, the articles, the problems.
+_Parcel = tuple[tuple[Block, ...], tuple[Change, ...], tuple[Flag, ...], tuple[Article, ...], tuple[Problem, ...]]
+
+# The sources and config a forked worker inherited, set in the worker by ``_remember``.
+_inherited: tuple[Sequence[Source], Config] | None = None
+
+
+def _by_fields(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    """Pickle a record as (class, field values): unpickling calls the constructor once."""
+    values = attrgetter(*(field.name for field in fields(cls)))
+    return lambda record: (cls, values(record))
+
+
+# Every record a parcel holds.
+_RECORDS = (Article, Block, Change, DateInfo, Dateline, Flag, Problem)
+_DISPATCH = copyreg.dispatch_table.copy()
+_DISPATCH.update({cls: _by_fields(cls) for cls in _RECORDS})
+
+
+def _dumps(value: object) -> bytes:
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+def _read(source: Source, config: Config) -> _Parcel:
+    from .pipeline import read_source  # pipeline imports this module
+
+    text, articles, problems = read_source(source, config)
+    return text.blocks, text.changes, text.flags, articles, problems
+
+
+def _remember(sources: Sequence[Source], config: Config) -> None:
+    global _inherited
+    _inherited = (sources, config)
+
+
+def _read_share(positions: range) -> bytes:
+    """In a worker: read the sources at these positions; their results as one pickle."""
+    assert _inherited is not None, "worker started without its sources"
+    sources, config = _inherited
+    return _dumps([_read(sources[i], config) for i in positions])
+
+
+def _result(source: Source, parcel: _Parcel) -> SourceResult:
+    blocks, changes, flags, articles, problems = parcel
+    return Text(source=source, blocks=blocks, changes=changes, flags=flags), articles, problems
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def read_sources(sources: Sequence[Source], config: Config, *, workers: int | None = None) -> list[SourceResult]:
+    """``pipeline.read_source`` of every source, in order, on ``workers`` processes
+    (every core by default) when there are enough sources to pay for them.
+
+    The results are equal to reading the sources one by one in this process.
+    """
+    # One process per PARALLEL_MIN_SOURCES sources at most.
+    count = min(workers or cores(), len(sources) // PARALLEL_MIN_SOURCES)
+    if count < 2:
+        return [_result(source, _read(source, config)) for source in sources]
+    # Every count-th source to each process: neighbouring files are alike in length,
+    # so the shares come out even without knowing what each costs.
+    shares = [range(first, len(sources), count) for first in range(count)]
+    methods = multiprocessing.get_all_start_methods()
+    # Forked workers inherit the sources; where there is no fork they are sent once per worker.
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    results: list[SourceResult | None] = [None] * len(sources)
+    with ProcessPoolExecutor(max_workers=count - 1, mp_context=context, initializer=_remember, initargs=(sources, config)) as pool:
+        pending = [(share, pool.submit(_read_share, share)) for share in shares[1:]]
+        for i in shares[0]:
+            results[i] = _result(sources[i], _read(sources[i], config))
+        for share, future in pending:
+            for i, parcel in zip(share, pickle.loads(future.result()), strict=True):
+                results[i] = _result(sources[i], parcel)
+    return [result for result in results if result is not None]

@@ -1,0 +1,63 @@
+"""Reading sources on several processes gives what reading them one by one gives."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator import parallel, pipeline
+from generator.cache import SourceResult
+from generator.config import Config
+from generator.ingest import ingest
+from generator.models import Source
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_results_equal_serial_reading_in_order_on_any_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    sources, _, _ = ingest(ROOT / "content")
+    config = Config()
+    expected = [pipeline.read_source(source, config) for source in sources]
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_SOURCES", 1)
+    for workers in (1, 2, 3):
+        results = parallel.read_sources(sources, config, workers=workers)
+        assert results == expected, f"{workers} workers"
+        # The parent's own sources go back into the texts: no copy of the bytes is kept.
+        assert all(text.source is source for (text, _, _), source in zip(results, sources))
+
+
+def test_too_few_sources_are_read_in_this_process(monkeypatch: pytest.MonkeyPatch, source_from_text: Callable[..., Source]) -> None:
+    sources = [source_from_text(f"标题{n}\n\n新华社北京5月{n}日电 正文第{n}段。", file=f"{n:03}.txt") for n in range(1, 4)]
+    readers: list[int] = []
+    read_source = pipeline.read_source
+
+    def recording(source: Source, config: Config) -> SourceResult:
+        readers.append(os.getpid())
+        return read_source(source, config)
+
+    monkeypatch.setattr(pipeline, "read_source", recording)
+    results = parallel.read_sources(sources, Config(), workers=2)
+    assert readers == [os.getpid()] * 3
+    assert [article.id for _, articles, _ in results for article in articles] == ["001-1", "002-1", "003-1"]
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers see the patch only when forked")
+def test_an_error_in_a_worker_reaches_the_caller(monkeypatch: pytest.MonkeyPatch, source_from_text: Callable[..., Source]) -> None:
+    sources = [source_from_text("正文。", file=f"{n:03}.txt") for n in range(4)]
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_SOURCES", 1)
+    parent = os.getpid()
+    read_source = pipeline.read_source
+
+    def broken_in_workers(source: Source, config: Config) -> SourceResult:
+        if os.getpid() != parent:
+            raise ValueError(f"cannot read {source.file}")
+        return read_source(source, config)
+
+    # The workers are forked after the patch, so they run it too.
+    monkeypatch.setattr(pipeline, "read_source", broken_in_workers)
+    with pytest.raises(ValueError, match=r"cannot read 00[13]\.txt"):
+        parallel.read_sources(sources, Config(), workers=2)
