@@ -14,6 +14,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -218,8 +219,15 @@ def read_file(path: Path, relative: str) -> tuple[Source | None, Skipped | None,
     return source, None, problems
 
 
-def ingest(content: Path) -> tuple[tuple[Source, ...], tuple[Skipped, ...], tuple[Problem, ...]]:
-    """Read every file below ``content`` in a fixed (sorted) order."""
+ReadFile = Callable[[Path, str], tuple[Source | None, Skipped | None, list[Problem]]]
+
+
+def ingest(content: Path, read: ReadFile = read_file) -> tuple[tuple[Source, ...], tuple[Skipped, ...], tuple[Problem, ...]]:
+    """Read every file below ``content`` in a fixed (sorted) order.
+
+    ``read`` reads one file (``read_file``); an incremental build passes one that reuses
+    what it read before from files whose bytes, and sidecar's bytes, did not change.
+    """
     if not content.is_dir():
         raise FileNotFoundError(f"{content}: content folder not found")
     sources: list[Source] = []
@@ -230,7 +238,7 @@ def ingest(content: Path) -> tuple[tuple[Source, ...], tuple[Skipped, ...], tupl
         relative = path.relative_to(content).as_posix()
         if any(_is_sidecar_or_litter(part) for part in relative.split("/")):
             continue
-        source, skip, file_problems = read_file(path, relative)
+        source, skip, file_problems = read(path, relative)
         problems.extend(file_problems)
         if skip is not None:
             skipped.append(skip)
