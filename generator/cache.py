@@ -116,6 +116,7 @@ class Inputs:
 
     gather: str  # content/, config, code, environment: everything the collection depends on
     site: str  # gather + themes/: everything the output depends on
+    presentation: str  # themes/, config, code, environment: all a page depends on but the content
     # What the keys were computed from, kept in the record so the next build reads only
     # the files that changed since.
     content: Mapping[str, FileState] = field(default_factory=dict, compare=False)
@@ -129,18 +130,17 @@ def fingerprint(config: Config, previous: Inputs | None = None) -> Inputs:
     known_at = previous.taken_at_ns if previous is not None else 0
     content = folder_states(config.content_path, previous.content if previous else None, known_at)
     themes = folder_states(config.themes_path, previous.themes if previous else None, known_at)
+    gather = _hash_json({"identity": identity(config), "content": {path: state.sha256 for path, state in content.items()}})
+    theme_hashes = {path: state.sha256 for path, state in themes.items()}
+    site = _hash_json({"gather": gather, "themes": theme_hashes})
+    presentation = _hash_json({"identity": identity(config), "themes": theme_hashes})
+    return Inputs(gather, site, presentation, content=content, themes=themes, taken_at_ns=taken_at_ns)
+
+
+def identity(config: Config) -> str:
+    """What every cached result depends on besides the files read: the code, config and environment."""
     environment = {name: os.environ.get(name) for name in _ENVIRONMENT}
-    gather = _hash_json(
-        {
-            "format": _FORMAT,
-            "content": {path: state.sha256 for path, state in content.items()},
-            "config": config.digest(),
-            "code": code_hash(),
-            "environment": environment,
-        }
-    )
-    site = _hash_json({"gather": gather, "themes": {path: state.sha256 for path, state in themes.items()}})
-    return Inputs(gather=gather, site=site, content=content, themes=themes, taken_at_ns=taken_at_ns)
+    return _hash_json({"format": _FORMAT, "config": config.digest(), "code": code_hash(), "environment": environment})
 
 
 def stage_key(source: Source, config: Config) -> str:
@@ -187,6 +187,7 @@ class BuildCache:
         self.lock_file = self.folder / f"{output.name}.lock"
         self._record_file = self.folder / f"{output.name}.record.json"
         self._collection_file = self.folder / f"{output.name}.collection.pickle"
+        self._memo_file = self.folder / f"{output.name}.memo.pickle"
         self._stages = self.folder / "stages"
 
     # The build record ------------------------------------------------------------
@@ -200,6 +201,7 @@ class BuildCache:
             inputs = Inputs(
                 gather=recorded["gather"],
                 site=recorded["site"],
+                presentation=recorded["presentation"],
                 content={path: FileState(*state) for path, state in recorded["content"].items()},
                 themes={path: FileState(*state) for path, state in recorded["themes"].items()},
                 taken_at_ns=recorded["taken_at_ns"],
@@ -226,6 +228,7 @@ class BuildCache:
             "inputs": {
                 "gather": record.inputs.gather,
                 "site": record.inputs.site,
+                "presentation": record.inputs.presentation,
                 "content": _states_json(record.inputs.content),
                 "themes": _states_json(record.inputs.themes),
                 "taken_at_ns": record.inputs.taken_at_ns,
@@ -264,6 +267,25 @@ class BuildCache:
         data = key.encode("ascii") + b"\n" + pickle.dumps(collection, protocol=pickle.HIGHEST_PROTOCOL)
         _write_atomically(self._collection_file, data)
 
+    # The memo of the last build ---------------------------------------------------
+
+    def load_memo(self, identity: str) -> object | None:
+        """The memo the last build left, if it was made under ``identity``; None otherwise."""
+        try:
+            with open(self._memo_file, "rb") as handle:
+                if handle.readline().rstrip(b"\n") != identity.encode("ascii"):
+                    return None
+                return pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            return None  # unreadable or from other code: build without it
+
+    def save_memo(self, identity: str, memo: object) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self._memo_file.with_name(f"{self._memo_file.name}.{os.getpid()}.partial"), "wb") as handle:
+            handle.write(identity.encode("ascii") + b"\n")
+            pickle.dump(memo, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, self._memo_file)
+
     # Per-source stages -----------------------------------------------------------
 
     def _stage_file(self, key: str) -> Path:
@@ -285,15 +307,20 @@ class BuildCache:
         *,
         use_cache: bool,
         progress: Progress,
+        known: dict[str, SourceResult] | None = None,
     ) -> list[SourceResult]:
         """Clean, split and describe every source, taking each from the cache where its key is there.
 
-        ``read`` runs the stages for the sources the cache misses (in parallel where it
-        pays). The cache keeps the entries of this build only, so it does not grow with
-        every edit.
+        ``known`` holds results already in memory by key (a previous build's); it is
+        consulted before the cache folder and left holding this build's results. ``read``
+        runs the stages for the sources both miss (in parallel where it pays). The cache
+        keeps the entries of this build only, so it does not grow with every edit.
         """
         keys = [stage_key(source, config) for source in sources]
-        results: list[SourceResult | None] = [self._load_stage(key) if use_cache else None for key in keys]
+        remembered = known if known is not None and use_cache else {}
+        results: list[SourceResult | None] = [
+            remembered.get(key) or (self._load_stage(key) if use_cache else None) for key in keys
+        ]
         missing = [i for i, result in enumerate(results) if result is None]
         # Chunks only to move the progress bar; each chunk still runs in parallel.
         step = 256 if progress.enabled else max(1, len(missing))
@@ -309,7 +336,11 @@ class BuildCache:
                 _write_atomically(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
             progress.update("read", min(start + step, len(missing)), len(missing))
         self._prune_stages(set(keys))
-        return [result for result in results if result is not None]
+        finished = [result for result in results if result is not None]
+        if known is not None:
+            known.clear()
+            known.update(zip(keys, finished))
+        return finished
 
     def _prune_stages(self, keep: Iterable[str]) -> None:
         wanted = {f"{key}.pickle" for key in keep}

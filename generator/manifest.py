@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -48,13 +50,22 @@ def source_provenance(source: Source) -> dict[str, Any]:
     }
 
 
-def file_entry(page: Page) -> dict[str, Any]:
-    return {"path": page.path, "sha256": hashlib.sha256(page.content).hexdigest(), "size": len(page.content)}
+@dataclass(frozen=True, slots=True)
+class Fixity:
+    """One output file as the manifest lists it."""
+
+    path: str
+    sha256: str
+    size: int
 
 
-def manifest_document(pages: tuple[Page, ...], collection: Collection) -> dict[str, Any]:
-    files = sorted((page for page in pages if page.path != MANIFEST_PATH), key=lambda page: page.path)
-    duplicates = sorted(path for path, count in Counter(page.path for page in files).items() if count > 1)
+def fixity(page: Page) -> Fixity:
+    return Fixity(page.path, hashlib.sha256(page.content).hexdigest(), len(page.content))
+
+
+def manifest_document(files: Iterable[Fixity], collection: Collection) -> dict[str, Any]:
+    listed = sorted((entry for entry in files if entry.path != MANIFEST_PATH), key=lambda entry: entry.path)
+    duplicates = sorted(path for path, count in Counter(entry.path for entry in listed).items() if count > 1)
     if duplicates:
         # Two pages for one path means one would silently overwrite the other on disk.
         raise ValueError(f"two output files claim the same path: {', '.join(duplicates)}")
@@ -63,9 +74,16 @@ def manifest_document(pages: tuple[Page, ...], collection: Collection) -> dict[s
         "generator": f"jianbao {__version__}",
         "date": iso_time(build_time(collection)),
         "algorithm": "sha256",
-        "files": [file_entry(page) for page in files],
+        "files": [{"path": entry.path, "sha256": entry.sha256, "size": entry.size} for entry in listed],
         "sources": [source_provenance(source) for source in sorted(collection.sources, key=lambda s: s.id)],
     }
+
+
+def manifest_page(files: Iterable[Fixity], collection: Collection) -> Page:
+    """``manifest.json`` for the output files ``files`` (an incremental build knows the hashes
+    of the files it did not make again from its build record)."""
+    text = json.dumps(manifest_document(files, collection), ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    return Page(MANIFEST_PATH, text.encode("utf-8"))
 
 
 def manifest_pages(pages: tuple[Page, ...], collection: Collection, config: Config) -> tuple[Page, ...]:
@@ -73,6 +91,4 @@ def manifest_pages(pages: tuple[Page, ...], collection: Collection, config: Conf
 
     ``config`` is part of the stage contract; nothing in the manifest depends on it.
     """
-    document = manifest_document(pages, collection)
-    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
-    return (Page(MANIFEST_PATH, text.encode("utf-8")),)
+    return (manifest_page(map(fixity, pages), collection),)

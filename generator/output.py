@@ -18,7 +18,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,17 +107,24 @@ def _check_path(path: str) -> None:
 
 
 def scan(output: Path) -> dict[str, os.stat_result]:
-    """Every regular file below ``output`` (relative path -> lstat), in path order."""
+    """Every file below ``output`` (relative path -> lstat), in path order; folders are descended.
+
+    A symbolic link is listed as itself, never followed. This runs over every output
+    file on every build, so it builds relative paths by concatenation (os.walk's
+    relpath per folder cost a build with nothing to do most of its time).
+    """
     found: dict[str, os.stat_result] = {}
-    if not output.is_dir():
-        return found
-    root = str(output)
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        relative = os.path.relpath(folder, root)
-        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
-        for name in files:
-            found[prefix + name] = os.lstat(os.path.join(folder, name))
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, prefix + entry.name + "/")
+                else:
+                    found[prefix + entry.name] = entry.stat(follow_symlinks=False)
+
+    if output.is_dir():
+        walk(str(output), "")
     return dict(sorted(found.items()))
 
 
@@ -199,29 +206,46 @@ def _swap_in(new: Path, output: Path) -> None:
     shutil.rmtree(previous)
 
 
+def intact_files(output: Path, record: Mapping[str, FileState]) -> tuple[dict[str, os.stat_result], set[str]]:
+    """Every file below ``output``, and the paths among them still as the build record left them."""
+    present = scan(output)
+    return present, {path for path, stat in present.items() if path in record and unchanged_since(stat, record[path])}
+
+
 def write_site(
     pages: tuple[Page, ...],
     output: Path,
     *,
     record: Mapping[str, FileState] | None,
+    kept: Set[str] = frozenset(),
+    present: Mapping[str, os.stat_result] | None = None,
     progress: Progress | None = None,
 ) -> WriteReport:
-    """Make ``output`` hold exactly ``pages``.
+    """Make ``output`` hold exactly ``pages`` and the files of ``kept``.
 
     ``record`` is what the previous build wrote (from the build record), or None to
-    trust nothing and write every file anew (``--clean``). Call it under ``build_lock``.
+    trust nothing and write every file anew (``--clean``). ``kept`` names files of the
+    current output, intact since ``record`` (see ``intact_files``, whose scan may be
+    passed as ``present``), that the new site has unchanged without their bytes having
+    been made again: an incremental build renders only the pages whose inputs changed.
+    Call it under ``build_lock``.
     """
     wanted: dict[str, bytes] = {}
     for page in pages:
         _check_path(page.path)
-        if page.path in wanted:
+        if page.path in wanted or page.path in kept:
             raise ValueError(f"{page.path!r}: two pages have this output path")
         wanted[page.path] = page.content
-    new_hashes = {path: hashlib.sha256(content).hexdigest() for path, content in sorted(wanted.items())}
-    present = scan(output)
+    present = scan(output) if present is None else present
+    if kept and (record is None or any(path not in present or not unchanged_since(present[path], record[path]) for path in kept)):
+        raise ValueError("a file to keep is missing or changed since the build record")
+    new_hashes = {path: hashlib.sha256(content).hexdigest() for path, content in wanted.items()}
+    if record is not None:
+        new_hashes.update((path, record[path].sha256) for path in kept)
+    new_hashes = dict(sorted(new_hashes.items()))
     old_hashes = _current_hashes(output, present, wanted, record) if record is not None else {}
-    same = {path for path, digest in new_hashes.items() if old_hashes.get(path) == digest}
-    removed = tuple(path for path in present if path not in wanted)
+    same = set(kept) | {path for path, digest in new_hashes.items() if old_hashes.get(path) == digest}
+    removed = tuple(path for path in present if path not in new_hashes)
     written = tuple(path for path in new_hashes if path not in same)
     if record is not None and not written and not removed and output.is_dir():
         files = {path: FileState(new_hashes[path], present[path].st_size, present[path].st_mtime_ns) for path in new_hashes}
@@ -243,10 +267,13 @@ def write_site(
                     os.link(output / path, target)
                 except OSError:
                     shutil.copy2(output / path, target)  # a file system without hard links
+                # A hard link is the same file: the state the record vouches for still holds.
+                old = present[path]
+                files[path] = FileState(digest, old.st_size, old.st_mtime_ns)
             else:
                 target.write_bytes(wanted[path])
-            stat = target.stat()
-            files[path] = FileState(digest, stat.st_size, stat.st_mtime_ns)
+                stat = target.stat()
+                files[path] = FileState(digest, stat.st_size, stat.st_mtime_ns)
             if progress is not None:
                 progress.update("write", done, total)
         _swap_in(building, output)

@@ -337,3 +337,24 @@ def test_progress_is_drawn_on_a_terminal_only_and_not_when_quiet() -> None:
     terminal = Terminal()
     output.Progress(True, terminal).update("write", 10, 10)
     assert terminal.getvalue() == "\rwrite    [" + "#" * 30 + "] 10/10\x1b[K"
+
+
+def test_write_site_keeps_the_named_files_without_their_bytes(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = output.write_site((Page("a/index.html", b"A"), Page("b.txt", b"B")), site, record=None)
+    inode = (site / "a" / "index.html").stat().st_ino
+    second = output.write_site((Page("b.txt", b"B2"),), site, record=first.files, kept={"a/index.html"})
+    assert (site / "a" / "index.html").read_bytes() == b"A"
+    assert (site / "a" / "index.html").stat().st_ino == inode
+    assert (site / "b.txt").read_bytes() == b"B2"
+    assert (second.written, second.removed) == (("b.txt",), ())
+    assert second.files["a/index.html"] == first.files["a/index.html"]
+
+
+def test_write_site_refuses_to_keep_a_file_changed_since_the_record(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = output.write_site((Page("a/index.html", b"A"),), site, record=None)
+    (site / "a" / "index.html").write_bytes(b"edited by hand")
+    with pytest.raises(ValueError, match="^a file to keep is missing or changed since the build record$"):
+        output.write_site((), site, record=first.files, kept={"a/index.html"})
+    assert (site / "a" / "index.html").read_bytes() == b"edited by hand"
