@@ -186,13 +186,15 @@ def _after_every(pieces: list[str], term: str, char: str) -> bool:
     return all(map(str.startswith, inner, repeat(char)))
 
 
-def _whole_word(term: str, text: str) -> str | None:
-    """Grow a recurring string while every occurrence has the same neighbour on one side.
+def _whole_word(term: str, text: str) -> tuple[str, int] | None:
+    """Grow a recurring string while every occurrence has the same neighbour on one side;
+    the word and how often it occurs.
 
     新冠 always followed by 肺 is a piece of a longer word: growing stops where the
     neighbours vary (accessor variety) or at a particle. A string that would grow past
     the length limit is a piece of a repeated passage, not a word: None. Occurrences
-    are those ``str.find`` meets from the left, not overlapping (``str.split``'s).
+    are those ``str.find`` meets from the left, not overlapping (``str.split``'s and
+    ``str.count``'s).
     """
     while True:
         pieces = text.split(term)
@@ -203,7 +205,7 @@ def _whole_word(term: str, text: str) -> str | None:
         elif _grows_into(right) and _after_every(pieces, term, right):
             term = term + right
         else:
-            return term
+            return term, len(pieces) - 1
         if len(term) > KEYWORD_MAX_CHARS:
             return None
 
@@ -244,15 +246,20 @@ def extract_keywords(text: str, limit: int = KEYWORD_LIMIT) -> tuple[str, ...]:
     quoted = Counter(term for term in QUOTED.findall(text) if HAN_RUN.fullmatch(term))
     # Runs joined by a line break: no word grows across punctuation.
     joined = "\n".join(HAN_RUN.findall(text))
-    words: set[str] = set()
+    # How much text each word found covers.
+    scores: dict[str, int] = {}
+    # The words found, one a line: a seed (no line break in it) is in one of them when
+    # it is in this text.
+    found = ""
     for seed in _seed_pairs(joined):
         # A seed inside a word already found would grow into that word again.
-        if any(seed in word for word in words):
+        if seed in found:
             continue
-        word = _whole_word(seed, joined)
-        if word:
-            words.add(word)
-    scores = {word: joined.count(word) * len(word) for word in words}
+        grown = _whole_word(seed, joined)
+        if grown:
+            word, count = grown
+            scores[word] = count * len(word)
+            found += "\n" + word
     chosen: list[str] = []
     for term in sorted(quoted, key=lambda t: (-quoted[t], t)):
         if term not in chosen:

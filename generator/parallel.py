@@ -19,6 +19,7 @@ straight to the constructor.
 from __future__ import annotations
 
 import copyreg
+import gc
 import io
 import multiprocessing
 import os
@@ -61,6 +62,19 @@ def _dumps(value: object) -> bytes:
     pickler.dispatch_table = _DISPATCH
     pickler.dump(value)
     return buffer.getvalue()
+
+
+def _loads(data: bytes) -> Any:
+    """Unpickle without the cyclic garbage collector: the records hold no cycles, and the
+    collections it started while tens of thousands of them were made cost a third of
+    the time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _read(source: Source, config: Config) -> _Parcel:
@@ -116,6 +130,6 @@ def read_sources(sources: Sequence[Source], config: Config, *, workers: int | No
         for i in shares[0]:
             results[i] = _result(sources[i], _read(sources[i], config))
         for share, future in pending:
-            for i, parcel in zip(share, pickle.loads(future.result()), strict=True):
+            for i, parcel in zip(share, _loads(future.result()), strict=True):
                 results[i] = _result(sources[i], parcel)
     return [result for result in results if result is not None]
