@@ -162,9 +162,9 @@ def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
     return tuple(sorted(counts, key=lambda name: (-counts[name], name)))
 
 
-def _grows_into(char: str) -> bool:
-    """Can a word grow by this neighbour? Not across punctuation, a line break or a particle."""
-    return bool(char) and char not in PARTICLES and is_han(char)
+# Neighbours a word never grows by, in text of Han runs one a line: the end of the
+# text, a line break (punctuation or anything else between two runs) and the particles.
+_NO_GROWTH = PARTICLES | {"", "\n"}
 
 
 def _before_every(pieces: list[str], term: str, char: str) -> bool:
@@ -187,8 +187,8 @@ def _after_every(pieces: list[str], term: str, char: str) -> bool:
 
 
 def _whole_word(term: str, text: str) -> tuple[str, int] | None:
-    """Grow a recurring string while every occurrence has the same neighbour on one side;
-    the word and how often it occurs.
+    """Grow a recurring string of ``text`` (Han runs, one a line) while every occurrence
+    has the same neighbour on one side; the word and how often it occurs.
 
     新冠 always followed by 肺 is a piece of a longer word: growing stops where the
     neighbours vary (accessor variety) or at a particle. A string that would grow past
@@ -200,9 +200,9 @@ def _whole_word(term: str, text: str) -> tuple[str, int] | None:
         pieces = text.split(term)
         # Only the first occurrence's left neighbour and the last one's right can be shared.
         left, right = pieces[0][-1:], pieces[-1][:1]
-        if _grows_into(left) and _before_every(pieces, term, left):
+        if left not in _NO_GROWTH and _before_every(pieces, term, left):
             term = left + term
-        elif _grows_into(right) and _after_every(pieces, term, right):
+        elif right not in _NO_GROWTH and _after_every(pieces, term, right):
             term = term + right
         else:
             return term, len(pieces) - 1
