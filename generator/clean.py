@@ -18,7 +18,7 @@ Order of work, for one source:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .lexicon import (
     BULLET,
@@ -48,8 +48,9 @@ INDENT_CHARS = "\u3000 \t\u00a0"
 ADDRESS_MARKS = "./@:_-\\"
 
 
-@dataclass(frozen=True)
-class _Line:
+class _Line(NamedTuple):
+    """One source line after its repairs (a tuple: tens of thousands are made per source set)."""
+
     number: int
     text: str
     # How the line began before its indent was removed: '' (flush), ' ' (one space, OCR's
@@ -201,8 +202,7 @@ def _join_text(left: str, right: str, latin_script: bool) -> str:
     return left + right
 
 
-@dataclass(frozen=True)
-class _RawBlock:
+class _RawBlock(NamedTuple):
     lines: tuple[_Line, ...]
     attached: bool  # no blank line before it
 
