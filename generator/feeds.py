@@ -115,6 +115,17 @@ def _urlset(urls: Sequence[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def _sitemap_part(number: int) -> str:
+    return f"sitemap-{number}.xml"
+
+
+def sitemap_paths(url_count: int) -> list[str]:
+    """The files sitemap_files writes for this many distinct URLs (known before writing them)."""
+    if url_count <= SITEMAP_LIMIT:
+        return [SITEMAP_PATH]
+    return [_sitemap_part(number) for number in range(1, -(-url_count // SITEMAP_LIMIT) + 1)] + [SITEMAP_PATH]
+
+
 def sitemap_files(page_paths: Iterable[str], config: Config) -> dict[str, bytes]:
     """sitemap.xml for every HTML page; past 50,000 URLs a sitemap index and its parts."""
     urls = [absolute_url(config, path) for path in sorted(set(page_paths))]
@@ -123,7 +134,7 @@ def sitemap_files(page_paths: Iterable[str], config: Config) -> dict[str, bytes]
     files: dict[str, bytes] = {}
     index = ['<?xml version="1.0" encoding="utf-8"?>', '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     for number, start in enumerate(range(0, len(urls), SITEMAP_LIMIT), start=1):
-        name = f"sitemap-{number}.xml"
+        name = _sitemap_part(number)
         files[name] = _urlset(urls[start : start + SITEMAP_LIMIT])
         index.append(f"  <sitemap><loc>{_xml_text(absolute_url(config, name))}</loc></sitemap>")
     index.append("</sitemapindex>")

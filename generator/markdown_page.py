@@ -101,8 +101,8 @@ def article_heading_markdown(article: Article) -> str:
     return "\n\n".join(parts)
 
 
-def article_body_markdown(article: Article) -> str:
-    """Dateline, body paragraphs and pull quotes of an article."""
+def _body_blocks(article: Article) -> list[str]:
+    """The Markdown blocks of an article's body, each a paragraph or a block quote."""
     paragraphs = [escape_markdown(paragraph) for paragraph in article.paragraphs if paragraph.strip()]
     line = article.dateline
     if line is not None and line.position == "start":
@@ -111,7 +111,51 @@ def article_body_markdown(article: Article) -> str:
     elif line is not None:
         paragraphs.append(f"（{escape_markdown(line.text)}）")
     paragraphs.extend("> " + escape_markdown(quote).replace("\n", "\n> ") for quote in article.pull_quotes)
-    return "\n\n".join(paragraphs)
+    return paragraphs
+
+
+def article_body_markdown(article: Article) -> str:
+    """Dateline, body paragraphs and pull quotes of an article."""
+    return "\n\n".join(_body_blocks(article))
+
+
+# Anything in a block that markdown-it would read as more than one paragraph of text:
+# escapes and emphasis, characters its normaliser rewrites, blank or leading/trailing
+# lines, a line opening a heading or a block quote (pull quotes) or indented.
+_NOT_PLAIN = re.compile(r"[\\*\r\0]|\n\n|\A\n|\n\Z|(?m:^[#> \t])")
+# The bold dateline that opens a body: '**新华社北京5月5日电**　…' (escape_markdown strips it,
+# so it neither starts nor ends with white space and emphasis cannot fail to close).
+_DATELINE = re.compile(r"\*\*([^\\*\r\0\n]+)\*\*(?=　|\Z)")
+
+
+def _text_html(text: str) -> str:
+    """Text as markdown-it writes a text token."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _block_html(block: str) -> str:
+    """One body block as HTML, exactly as markdown-it renders it.
+
+    Nearly every block is plain text, perhaps opened by the bold dateline; for those the
+    HTML is written here, which takes a fraction of a parse (markdown-it cost over a
+    second per 2,400 bodies). Anything else goes through markdown-it.
+    """
+    strong, rest = "", block
+    dateline = _DATELINE.match(block)
+    if dateline is not None:
+        strong, rest = f"<strong>{_text_html(dateline.group(1))}</strong>", block[dateline.end() :]
+    if _NOT_PLAIN.search(rest) is None:
+        return f"<p>{strong}{_text_html(rest)}</p>\n"
+    return to_html(block)
+
+
+def article_body_html(article: Article) -> str:
+    """The body as HTML: the same as ``to_html(article_body_markdown(article))``.
+
+    Blank-line separated paragraphs and block quotes render independently in CommonMark,
+    so the body is the blocks' HTML one after another.
+    """
+    return "".join(_block_html(block) for block in _body_blocks(article))
 
 
 def article_metadata(article: Article) -> dict[str, Any]:

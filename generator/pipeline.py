@@ -92,7 +92,7 @@ def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
     from .theme import Theme
 
     theme = Theme(config)
-    pages = render.render_site(collection, config) + search.search_pages(collection, config, theme)
+    pages = render.render_site(collection, config).pages + search.search_pages(collection, config, theme)
     pages = pages + manifest.manifest_pages(pages, collection, config)
     return tuple(sorted(pages, key=lambda page: page.path))
 

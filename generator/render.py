@@ -17,15 +17,21 @@ root), so the site works from ``file://``, under any sub-path and on any host.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import marshal
 import multiprocessing
+import operator
 import os
 import re
+import types
+import typing
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from markupsafe import Markup, escape
@@ -41,9 +47,10 @@ from .feeds import (
     newest_first,
     robots_txt,
     sitemap_files,
+    sitemap_paths,
 )
-from .markdown_page import article_body_markdown, source_markdown, to_html
-from .models import Article, Collection, DateInfo, Dispatch, Page, Source, Text, Variant
+from .markdown_page import article_body_html, source_markdown
+from .models import Article, Change, Collection, DateInfo, Dispatch, Page, Source, Text, Variant
 from .reproducible import build_time
 from .theme import Theme
 
@@ -165,6 +172,7 @@ _DATE_FORMS = (
     (re.compile(r"(\d{4})-(\d{2})"), (1, 2, None)),
     (re.compile(r"(\d{4})"), (1, None, None)),
 )
+NEWLINE = "\n"
 UNKNOWN_YEAR = "unknown-year"
 UNDATED = "undated"
 
@@ -302,13 +310,29 @@ def witness_comparison(
     return paragraphs, insertions, omissions, changes
 
 
+def change_rows(changes: Sequence[Change]) -> Markup:
+    """The rows of a source's table of cleaning changes, one line each.
+
+    Made here rather than in a template loop: there are 420,000 of them at 10,000
+    articles, and the loop was a fifth of the whole render.
+    """
+    return Markup(
+        "\n".join(
+            f'          <tr><td>{change.line}</td><td>{escape(change.kind)}</td>'
+            f'<td class="text">{escape(change.before.replace(NEWLINE, "⏎"))}</td>'
+            f'<td class="text">{escape(change.after.replace(NEWLINE, "⏎"))}</td></tr>'
+            for change in changes
+        )
+    )
+
+
 def _json_for_script(data: Any) -> Markup:
     """JSON that cannot close its <script> element or open a comment."""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-# ---------------------------------------------------------------- the renderer
+# ---------------------------------------------------------------- lists and pages
 
 
 def _excerpt(dispatch: Dispatch, length: int) -> str:
@@ -320,26 +344,28 @@ def _root(path: str) -> str:
     return "../" * path.count("/")
 
 
-def paginate(items: Sequence[T], size: int, folder: str) -> list[tuple[str, Sequence[T], Pagination]]:
-    """Split a list into pages: ``folder/index.html``, then ``folder/page/N/index.html``."""
+def page_path(folder: str, number: int) -> str:
+    """Page ``number`` of a list: ``folder/index.html``, then ``folder/page/N/index.html``."""
     prefix = f"{folder}/" if folder else ""
+    return f"{prefix}index.html" if number == 1 else f"{prefix}page/{number}/index.html"
+
+
+def pagination(folder: str, number: int, count: int) -> Pagination:
+    shown = sorted({1, count, *range(max(1, number - 2), min(count, number + 2) + 1)})
+    return Pagination(
+        number=number,
+        count=count,
+        previous=Link(str(number - 1), page_path(folder, number - 1)) if number > 1 else None,
+        next=Link(str(number + 1), page_path(folder, number + 1)) if number < count else None,
+        pages=tuple(Link(str(n), page_path(folder, n)) for n in shown),
+    )
+
+
+def pages_of(items: Sequence[T], size: int, folder: str) -> Iterator[tuple[str, Sequence[T], int, int]]:
+    """A list split into pages: (path, the items shown, page number, page count)."""
     count = max(1, -(-len(items) // size))
-
-    def page_path(number: int) -> str:
-        return f"{prefix}index.html" if number == 1 else f"{prefix}page/{number}/index.html"
-
-    pages = []
     for number in range(1, count + 1):
-        shown = sorted({1, count, *range(max(1, number - 2), min(count, number + 2) + 1)})
-        pagination = Pagination(
-            number=number,
-            count=count,
-            previous=Link(str(number - 1), page_path(number - 1)) if number > 1 else None,
-            next=Link(str(number + 1), page_path(number + 1)) if number < count else None,
-            pages=tuple(Link(str(n), page_path(n)) for n in shown),
-        )
-        pages.append((page_path(number), items[(number - 1) * size : number * size], pagination))
-    return pages
+        yield page_path(folder, number), items[(number - 1) * size : number * size], number, count
 
 
 @dataclass(frozen=True)
@@ -359,12 +385,96 @@ TAXONOMIES = (
 )
 
 
+# ---------------------------------------------------------------- keys: what each page is made from
+
+# Source fields no page shows as they are: the bytes are stood for by their sha256 (the raw
+# file is keyed by it), and the decoded text is those bytes read with ``encoding``.
+_STOOD_FOR = frozenset({"raw", "text"})
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _is_plain(hint: Any) -> bool:
+    """Whether a field of this type is strings, numbers and tuples of them, which repr states whole."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return True
+    if origin in (typing.Union, types.UnionType, tuple):
+        return all(argument is Ellipsis or _is_plain(argument) for argument in typing.get_args(hint))
+    return hint in _PLAIN_TYPES
+
+
+@functools.cache
+def _flattener(kind: type) -> Callable[[Any], Any]:
+    """How to turn a record of this dataclass into nested lists of its field values (for _digest).
+
+    Fields come from the dataclass itself, so a field added to a model is in every key
+    without anyone remembering to add it here. Plain fields are read in one C call;
+    only fields holding other records are walked.
+    """
+    names = [f.name for f in fields(kind) if f.name not in _STOOD_FOR]
+    try:
+        hints = typing.get_type_hints(kind)
+    except (NameError, TypeError):  # an annotation that cannot be resolved: walk every field
+        hints = {}
+    nested = [index for index, name in enumerate(names) if name not in hints or not _is_plain(hints[name])]
+    read = operator.attrgetter(*names) if len(names) > 1 else (lambda record: (getattr(record, names[0]),))
+
+    def flatten(record: Any) -> Any:
+        values = read(record)
+        if not nested:
+            return values
+        values = list(values)
+        for index in nested:
+            values[index] = _flat(values[index])
+        return values
+
+    return flatten
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, _PLAIN_TYPES):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_flat(item) for item in value]
+    return _flattener(type(value))(value)
+
+
+# marshal format 2 writes every string as its UTF-8 bytes, shared or interned or not (from
+# format 3 on, a repeated object becomes a back-reference and an interned string is marked),
+# so equal values give equal bytes however the collection was made or loaded. It copies
+# strings where JSON and repr scan every character, and most of what is hashed is text.
+_MARSHAL_WITHOUT_REFERENCES = 2
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(marshal.dumps(value, _MARSHAL_WITHOUT_REFERENCES)).hexdigest()
+
+
+# ---------------------------------------------------------------- the renderer
+
+Job = Callable[[], "str | bytes"]
+
+
+@dataclass(frozen=True)
+class RenderedSite:
+    """What one render produced: the pages it rendered, and the key of every page it owns.
+
+    ``keys`` holds every output path the render is responsible for, rendered this time or
+    not; a page whose key is unchanged since the last render has the same bytes.
+    """
+
+    pages: tuple[Page, ...]
+    keys: Mapping[str, str]
+
+
 class _Renderer:
-    def __init__(self, collection: Collection, config: Config) -> None:
+    """Plans every output (its path, its key, how to make it), then renders the ones asked for."""
+
+    def __init__(self, collection: Collection, config: Config, site_key: str) -> None:
         self.collection = collection
         self.config = config
+        self.site_key = site_key
         self.theme = Theme(config)
-        self.pages: list[Page] = []
         self.sources = sorted(collection.sources, key=lambda source: source.id)
         self.source_by_id = {source.id: source for source in collection.sources}
         self.text_by_id = {text.source.id: text for text in collection.texts}
@@ -373,9 +483,8 @@ class _Renderer:
         self.dispatch_by_id = {dispatch.id: dispatch for dispatch in collection.dispatches}
         self.newest = newest_first(collection.dispatches)
         self.dispatches = sorted(collection.dispatches, key=lambda dispatch: dispatch.id)
-        self.items = {dispatch.id: self._item(dispatch) for dispatch in collection.dispatches}
         self.moment = build_time(collection)
-        self.item_template = self.theme.template("dispatch_item.html")
+        self.item_store: dict[str, DispatchItem] = {}
         self.item_cache: dict[tuple[str, str], Markup] = {}
         # Each taxonomy: term -> its dispatches (newest first), and term -> folder name.
         self.members: dict[str, dict[str, list[Dispatch]]] = {}
@@ -387,23 +496,56 @@ class _Renderer:
                     members.setdefault(term, []).append(dispatch)
             self.members[taxonomy.folder] = members
             self.slugs[taxonomy.folder] = term_slugs(members)
+        # What each record contributes to the keys of the pages that show it. A source's
+        # cleaned text is not hashed: clean() makes it from the source alone and the code
+        # is in site_key (hashing 420,000 cleaning changes at 10,000 articles cost a second).
+        self.source_digest = {source.id: _digest(_flat(source)) for source in collection.sources}
+        self.article_digest = {article.id: _digest(_flat(article)) for article in collection.articles}
+        self.dispatch_digest = {dispatch.id: _digest(_flat(dispatch)) for dispatch in collection.dispatches}
+        self.item_digest = {dispatch.id: _digest(self._item_inputs(dispatch)) for dispatch in collection.dispatches}
+        # path -> (key, job); filled by plan_all().
+        self.plan: dict[str, tuple[str, Job]] = {}
+        self.clashes: list[str] = []
+
+    def _item_inputs(self, dispatch: Dispatch) -> tuple[Any, ...]:
+        """Everything ``_item`` reads, without building the item (its href costs a quote())."""
+        sources = tuple(self.article_by_id[w].source if w in self.article_by_id else None for w in dispatch.witnesses)
+        first = dispatch.paragraphs[0][:81] if dispatch.paragraphs else ""
+        return (dispatch.id, dispatch.title, _flat(dispatch.date), dispatch.agency, sources, first)
 
     # -------------------------------------------------------------- helpers
+
+    def add(self, path: str, inputs: Any, job: Job) -> None:
+        """Plan one output: ``inputs`` must hold everything its bytes depend on but the site."""
+        if path in self.plan:
+            self.clashes.append(path)
+        self.plan[path] = (_digest((self.site_key, path, inputs)), job)
+
+    def item(self, dispatch_id: str) -> DispatchItem:
+        """A dispatch as lists show it, made the first time a page needs it."""
+        item = self.item_store.get(dispatch_id)
+        if item is None:
+            item = self.item_store[dispatch_id] = self._item(self.dispatch_by_id[dispatch_id])
+        return item
 
     def items_html(self, items: Iterable[DispatchItem], path: str) -> tuple[Markup, ...]:
         """Each item through dispatch_item.html, rendered once per page depth and reused."""
         root = _root(path)
+        template = self.theme.template("dispatch_item.html")
         rendered = []
         for item in items:
             key = (item.id, root)
             html = self.item_cache.get(key)
             if html is None:
-                html = self.item_cache[key] = Markup(self.item_template.render(item=item, root=root, site=self.config))
+                html = self.item_cache[key] = Markup(template.render(item=item, root=root, site=self.config))
             rendered.append(html)
         return tuple(rendered)
 
     def term_link(self, folder: str, term: str) -> Link:
         return Link(term, f"{folder}/{self.slugs[folder][term]}/index.html", len(self.members[folder][term]))
+
+    def term_target(self, folder: str, term: str) -> Link:
+        return Link(term, f"{folder}/{self.slugs[folder][term]}/index.html")
 
     def language_of(self, source: Source) -> str:
         return source.sidecar.language or self.config.language
@@ -428,10 +570,7 @@ class _Renderer:
             excerpt=_excerpt(dispatch, 80),
         )
 
-    def emit(self, path: str, content: str | bytes) -> None:
-        self.pages.append(Page(path, content.encode("utf-8") if isinstance(content, str) else content))
-
-    def html(self, template: str, path: str, title: str, section: str, **context: Any) -> None:
+    def html(self, template: str, path: str, title: str, section: str, **context: Any) -> str:
         context.update(
             site=self.config,
             root=_root(path),
@@ -440,100 +579,161 @@ class _Renderer:
             page_path=path,
             section=section,
         )
-        self.emit(path, self.theme.render(template, context))
+        return self.theme.render(template, context)
 
-    def dispatch_list_pages(
-        self,
-        dispatches: Sequence[Dispatch],
-        folder: str,
-        title: str,
-        section: str,
-        breadcrumbs: Sequence[Link],
-        **extra: Any,
+    @staticmethod
+    def _links(links: Iterable[Link]) -> tuple[tuple[str, str, int], ...]:
+        return tuple((link.label, link.path, link.count) for link in links)
+
+    def plan_dispatch_list(
+        self, dispatches: Sequence[Dispatch], folder: str, title: str, section: str, breadcrumbs: tuple[Link, ...]
     ) -> None:
-        items = [self.items[dispatch.id] for dispatch in dispatches]
-        for path, shown, pagination in paginate(items, self.config.page_size, folder):
-            heading = title if pagination.number == 1 else f"{title}（第{pagination.number}页）"
-            self.html(
-                "list.html",
+        crumbs = self._links(breadcrumbs)
+        for path, shown, number, count in pages_of(dispatches, self.config.page_size, folder):
+            inputs = (title, section, crumbs, len(dispatches), number, count)
+            self.add(
                 path,
-                heading,
-                section,
-                heading=title,
-                items=shown,
-                items_html=self.items_html(shown, path),
-                total=len(items),
-                pagination=pagination,
-                breadcrumbs=tuple(breadcrumbs),
-                **extra,
+                inputs + tuple(self.item_digest[dispatch.id] for dispatch in shown),
+                functools.partial(
+                    self.listing, "list.html", path, folder, title, section, shown, number, count,
+                    len(dispatches), breadcrumbs,
+                ),
             )
+
+    def listing(
+        self,
+        template: str,
+        path: str,
+        folder: str,
+        heading: str,
+        section: str,
+        shown: Sequence[Dispatch],
+        number: int,
+        count: int,
+        total: int,
+        breadcrumbs: tuple[Link, ...],
+        **extra: Any,
+    ) -> str:
+        """One page of a list of dispatches (list.html, dates.html)."""
+        items = [self.item(dispatch.id) for dispatch in shown]
+        return self.html(
+            template,
+            path,
+            heading if number == 1 else f"{heading}（第{number}页）",
+            section,
+            heading=heading,
+            items=items,
+            items_html=self.items_html(items, path),
+            total=total,
+            pagination=pagination(folder, number, count),
+            breadcrumbs=breadcrumbs,
+            **extra,
+        )
 
     # -------------------------------------------------------------- sources
 
-    def source_pages(self, sources: Sequence[Source]) -> None:
-        for source in sources:
-            text = self.text_by_id.get(source.id)
+    def plan_sources(self) -> None:
+        for source in self.sources:
             articles = self.articles_of.get(source.id, [])
-            if text is None:
-                # A source without a cleaned text has nothing to show but its bytes.
-                text = Text(source=source, blocks=(), changes=(), flags=())
-            language = self.language_of(source)
-            bodies = [article_body_markdown(article) for article in articles]
-            sections = tuple(
-                ArticleSection(
-                    article=article,
-                    anchor=layout.anchor(article.id),
-                    lang=language if language != self.config.language else None,
-                    date_label=date_label(article.date),
-                    body=Markup(to_html(body)),
-                    dispatch=self.items.get(article.dispatch) if article.dispatch else None,
-                )
-                for article, body in zip(articles, bodies)
-            )
-            raw = layout.raw_path(source)
-            markdown = layout.markdown_path(source.id)
-            self.emit(raw, source.raw)
-            self.emit(markdown, source_markdown(text, articles, language, bodies))
-            change_kinds = sorted(Counter(change.kind for change in text.changes).items())
-            self.html(
-                "source.html",
-                layout.source_path(source.id),
-                source.file,
-                "sources",
-                source=source,
-                text=text,
-                size=len(source.raw),
-                source_lang=language,
-                sections=sections,
-                change_kinds=tuple(change_kinds),
-                raw=Link(source.file.rsplit("/", 1)[-1], raw),
-                markdown=Link(markdown.rsplit("/", 1)[-1], markdown),
-                breadcrumbs=(Link("来源", "sources/index.html"),),
-            )
+            own = (self.source_digest[source.id], tuple(self.article_digest[article.id] for article in articles))
+            dispatches = tuple(self.item_digest.get(article.dispatch) for article in articles if article.dispatch)
+            self.add(layout.raw_path(source), source.sha256, functools.partial(operator.attrgetter("raw"), source))
+            self.add(layout.markdown_path(source.id), own, functools.partial(self.source_markdown_file, source))
+            self.add(layout.source_path(source.id), (own, dispatches), functools.partial(self.source_page, source))
 
-    def source_index(self) -> None:
+    def _text_of(self, source: Source) -> Text:
+        # A source without a cleaned text has nothing to show but its bytes.
+        return self.text_by_id.get(source.id) or Text(source=source, blocks=(), changes=(), flags=())
+
+    def source_markdown_file(self, source: Source) -> str:
+        articles = self.articles_of.get(source.id, [])
+        return source_markdown(self._text_of(source), articles, self.language_of(source))
+
+    def source_page(self, source: Source) -> str:
+        text = self._text_of(source)
+        articles = self.articles_of.get(source.id, [])
+        language = self.language_of(source)
+        sections = tuple(
+            ArticleSection(
+                article=article,
+                anchor=layout.anchor(article.id),
+                lang=language if language != self.config.language else None,
+                date_label=date_label(article.date),
+                body=Markup(article_body_html(article)),
+                dispatch=self.item(article.dispatch) if article.dispatch in self.dispatch_by_id else None,
+            )
+            for article in articles
+        )
+        raw = layout.raw_path(source)
+        markdown = layout.markdown_path(source.id)
+        change_kinds = sorted(Counter(change.kind for change in text.changes).items())
+        return self.html(
+            "source.html",
+            layout.source_path(source.id),
+            source.file,
+            "sources",
+            source=source,
+            text=text,
+            size=len(source.raw),
+            source_lang=language,
+            sections=sections,
+            change_kinds=tuple(change_kinds),
+            change_rows=change_rows(text.changes),
+            raw=Link(source.file.rsplit("/", 1)[-1], raw),
+            markdown=Link(markdown.rsplit("/", 1)[-1], markdown),
+            breadcrumbs=(Link("来源", "sources/index.html"),),
+        )
+
+    def plan_source_index(self) -> None:
         entries = [
             (source, Link(source.file, layout.source_path(source.id), len(self.articles_of.get(source.id, []))))
             for source in self.sources
         ]
         skipped = tuple(sorted(self.collection.skipped, key=lambda skip: skip.file))
-        for path, shown, pagination in paginate(entries, self.config.page_size, "sources"):
-            self.html(
-                "sources.html",
+        for path, shown, number, count in pages_of(entries, self.config.page_size, "sources"):
+            first = number == 1
+            inputs = (
+                len(entries),
+                number,
+                count,
+                tuple((self.source_digest[source.id], link.count) for source, link in shown),
+                _flat(skipped) if first else (),
+            )
+            self.add(
                 path,
-                "来源" if pagination.number == 1 else f"来源（第{pagination.number}页）",
-                "sources",
-                heading="来源",
-                entries=shown,
-                total=len(entries),
-                skipped=skipped if pagination.number == 1 else (),
-                pagination=pagination,
-                breadcrumbs=(),
+                inputs,
+                functools.partial(
+                    self.html,
+                    "sources.html",
+                    path,
+                    "来源" if first else f"来源（第{number}页）",
+                    "sources",
+                    heading="来源",
+                    entries=shown,
+                    total=len(entries),
+                    skipped=skipped if first else (),
+                    pagination=pagination("sources", number, count),
+                    breadcrumbs=(),
+                ),
             )
 
     # -------------------------------------------------------------- dispatches
 
-    def dispatch_page(self, dispatch: Dispatch) -> None:
+    def plan_dispatches(self) -> None:
+        # Each term's folder, as a dispatch page links to it (without its count: see dispatch_page).
+        terms = {folder: {term: (term, slugs[term]) for term in slugs} for folder, slugs in self.slugs.items()}
+        for dispatch in self.dispatches:
+            witnesses = [self.article_by_id.get(witness) for witness in dispatch.witnesses]
+            inputs = (
+                self.dispatch_digest[dispatch.id],
+                tuple(self.article_digest[a.id] if a else None for a in witnesses),
+                tuple(self.source_digest.get(a.source_id) if a else None for a in witnesses),
+                tuple(self.item_digest.get(link.dispatch) for link in dispatch.related),
+                tuple(terms[taxonomy.folder][term] for taxonomy in TAXONOMIES for term in taxonomy.terms_of(dispatch)),
+            )
+            self.add(layout.dispatch_path(dispatch.id), inputs, functools.partial(self.dispatch_page, dispatch))
+
+    def dispatch_page(self, dispatch: Dispatch) -> str:
         numbered = numbered_variants(dispatch)
         witnesses: list[Witness] = []
         for siglum, article_id in zip(sigla(len(dispatch.witnesses)), dispatch.witnesses):
@@ -575,29 +775,31 @@ class _Renderer:
                 )
             )
         related = tuple(
-            RelatedEntry(self.items[link.dispatch], link.reason, link.score)
+            RelatedEntry(self.item(link.dispatch), link.reason, link.score)
             for link in dispatch.related
-            if link.dispatch in self.items
+            if link.dispatch in self.dispatch_by_id
         )
         path = layout.dispatch_path(dispatch.id)
         languages = sorted({self.language_of(w.source) for w in witnesses})
         language = languages[0] if len(languages) == 1 else self.config.language
-        self.html(
+        return self.html(
             "dispatch.html",
             path,
             dispatch.title,
             "dispatches",
             lang=language,
             dispatch=dispatch,
-            item=self.items[dispatch.id],
+            item=self.item(dispatch.id),
             consensus=marked_consensus(dispatch, numbered),
             variants=tuple(entries),
             unsettled=sum(1 for _, variant in numbered if not variant.settled),
             witnesses=tuple(witnesses),
             related=related,
-            agency=self.term_link("agencies", dispatch.agency) if dispatch.agency else None,
-            people=tuple(self.term_link("people", person) for person in dict.fromkeys(dispatch.people)),
-            keywords=tuple(self.term_link("keywords", keyword) for keyword in dict.fromkeys(dispatch.keywords)),
+            # The terms' links carry no counts: with them, one dispatch gaining a keyword
+            # would change the page of every other dispatch that has it.
+            agency=self.term_target("agencies", dispatch.agency) if dispatch.agency else None,
+            people=tuple(self.term_target("people", person) for person in dict.fromkeys(dispatch.people)),
+            keywords=tuple(self.term_target("keywords", keyword) for keyword in dict.fromkeys(dispatch.keywords)),
             json_ld=_json_for_script(self._json_ld(dispatch, witnesses, language)),
             breadcrumbs=(Link("电讯", "dispatches/index.html"),),
         )
@@ -653,7 +855,7 @@ class _Renderer:
             node.children[key] = DateNode(label, "dates/" + "/".join(parts) + "/index.html", parts)
         return node.children[key]
 
-    def date_pages(self, node: DateNode, trail: tuple[Link, ...]) -> None:
+    def plan_dates(self, node: DateNode, trail: tuple[Link, ...]) -> None:
         if node.parts:
             keys = sorted(node.children)
         else:
@@ -665,43 +867,47 @@ class _Renderer:
         heading = "".join(link.label for link in trail[1:]) + node.label if node.parts else node.label
         own = sorted(node.dispatches, key=lambda d: d.id)
         folder = node.path.rsplit("/", 1)[0]
-        for path, shown, pagination in paginate([self.items[d.id] for d in own], self.config.page_size, folder):
-            self.html(
-                "dates.html",
+        total = node.total()
+        for path, shown, number, count in pages_of(own, self.config.page_size, folder):
+            shown_children = children if number == 1 else ()
+            inputs = (heading, self._links(shown_children), self._links(trail), total, number, count)
+            self.add(
                 path,
-                heading if pagination.number == 1 else f"{heading}（第{pagination.number}页）",
-                "dates",
-                heading=heading,
-                children=children if pagination.number == 1 else (),
-                items=shown,
-                items_html=self.items_html(shown, path),
-                total=node.total(),
-                pagination=pagination,
-                breadcrumbs=trail,
+                inputs + tuple(self.item_digest[dispatch.id] for dispatch in shown),
+                functools.partial(
+                    self.listing, "dates.html", path, folder, heading, "dates", shown, number, count, total, trail,
+                    children=shown_children,
+                ),
             )
         for key in keys:
-            self.date_pages(node.children[key], trail + (Link(node.label, node.path),))
+            self.plan_dates(node.children[key], trail + (Link(node.label, node.path),))
 
-    def taxonomy_pages(self, taxonomy: Taxonomy) -> None:
+    def plan_taxonomy(self, taxonomy: Taxonomy) -> None:
         members = self.members[taxonomy.folder]
         slugs = self.slugs[taxonomy.folder]
         terms = sorted(members, key=lambda term: (-len(members[term]), term))
         links = [self.term_link(taxonomy.folder, term) for term in terms]
         index_crumbs = (Link(taxonomy.title, f"{taxonomy.folder}/index.html"),)
-        for path, shown, pagination in paginate(links, self.config.page_size, taxonomy.folder):
-            self.html(
-                "terms.html",
+        for path, shown, number, count in pages_of(links, self.config.page_size, taxonomy.folder):
+            first = number == 1
+            self.add(
                 path,
-                taxonomy.title if pagination.number == 1 else f"{taxonomy.title}（第{pagination.number}页）",
-                taxonomy.folder,
-                heading=taxonomy.title,
-                terms=shown,
-                total=len(links),
-                pagination=pagination,
-                breadcrumbs=(),
+                (taxonomy.title, len(links), number, count, self._links(shown)),
+                functools.partial(
+                    self.html,
+                    "terms.html",
+                    path,
+                    taxonomy.title if first else f"{taxonomy.title}（第{number}页）",
+                    taxonomy.folder,
+                    heading=taxonomy.title,
+                    terms=shown,
+                    total=len(links),
+                    pagination=pagination(taxonomy.folder, number, count),
+                    breadcrumbs=(),
+                ),
             )
         for term in terms:
-            self.dispatch_list_pages(
+            self.plan_dispatch_list(
                 members[term],
                 f"{taxonomy.folder}/{slugs[term]}",
                 taxonomy.term_title.format(term=term),
@@ -711,119 +917,151 @@ class _Renderer:
 
     # -------------------------------------------------------------- the rest
 
-    def home(self) -> None:
+    def plan_home(self) -> None:
         days = sorted(day for day in (full_date(d.date) for d in self.collection.dispatches) if day)
-        latest = tuple(self.items[d.id] for d in self.newest[:HOME_LATEST])
-        sources = [
-            Link(source.file, layout.source_path(source.id), len(self.articles_of.get(source.id, [])))
-            for source in self.sources[: self.config.page_size]
-        ]
-        self.html(
-            "home.html",
-            "index.html",
-            self.config.title,
-            "home",
-            counts={
-                "sources": len(self.collection.sources),
-                "articles": len(self.collection.articles),
-                "dispatches": len(self.collection.dispatches),
-                "reprinted": sum(1 for d in self.collection.dispatches if len(d.witnesses) > 1),
-                "skipped": len(self.collection.skipped),
-            },
-            first_day=date_label(DateInfo(days[0], "day", None)) if days else None,
-            last_day=date_label(DateInfo(days[-1], "day", None)) if days else None,
-            sources=tuple(sources),
-            more_sources=len(self.sources) > len(sources),
-            latest=latest,
-            latest_html=self.items_html(latest, "index.html"),
+        latest = self.newest[:HOME_LATEST]
+        shown = self.sources[: self.config.page_size]
+        sources = tuple(
+            Link(source.file, layout.source_path(source.id), len(self.articles_of.get(source.id, []))) for source in shown
+        )
+        counts = {
+            "sources": len(self.collection.sources),
+            "articles": len(self.collection.articles),
+            "dispatches": len(self.collection.dispatches),
+            "reprinted": sum(1 for d in self.collection.dispatches if len(d.witnesses) > 1),
+            "skipped": len(self.collection.skipped),
+        }
+        first_day = date_label(DateInfo(days[0], "day", None)) if days else None
+        last_day = date_label(DateInfo(days[-1], "day", None)) if days else None
+        more_sources = len(self.sources) > len(sources)
+        inputs = (
+            tuple(counts.items()),
+            first_day,
+            last_day,
+            self._links(sources),
+            more_sources,
+            tuple(self.item_digest[dispatch.id] for dispatch in latest),
         )
 
-    def not_found(self) -> None:
-        self.html("404.html", NOT_FOUND_PATH, "找不到此页", "")
+        def home() -> str:
+            items = tuple(self.item(dispatch.id) for dispatch in latest)
+            return self.html(
+                "home.html",
+                "index.html",
+                self.config.title,
+                "home",
+                counts=counts,
+                first_day=first_day,
+                last_day=last_day,
+                sources=sources,
+                more_sources=more_sources,
+                latest=items,
+                latest_html=self.items_html(items, "index.html"),
+            )
 
-    def data_files(self) -> None:
-        html_pages = [page.path for page in self.pages if page.path.endswith(".html") and page.path != NOT_FOUND_PATH]
-        for path, content in sitemap_files(html_pages + [SEARCH_PATH], self.config).items():
-            self.emit(path, content)
-        self.emit(FEED_PATH, atom_feed(self.collection, self.config, self.moment))
-        self.emit(ROBOTS_PATH, robots_txt(self.config))
+        self.add("index.html", inputs, home)
+
+    def plan_data_files(self) -> None:
+        """The sitemap, catalog, feed, robots.txt and the theme's static files."""
+        # First: the sitemap lists every page planned before it (the theme's files are not pages).
+        html_pages = sorted(path for path in self.plan if path.endswith(".html") and path != NOT_FOUND_PATH)
+        sitemaps = functools.cache(lambda: sitemap_files(html_pages + [SEARCH_PATH], self.config))
+        for path in sitemap_paths(len(html_pages) + 1):
+            self.add(path, tuple(html_pages), functools.partial(lambda name: sitemaps()[name], path))
+        self.add(
+            layout.CATALOG_PATH,
+            (
+                tuple(self.source_digest.values()),
+                tuple(self.article_digest.values()),
+                tuple(self.dispatch_digest.values()),
+                _flat(self.collection.skipped),
+            ),
+            lambda: layout.catalog_json(self.collection),
+        )
+        newest = self.newest[: self.config.feed.limit]
+        self.add(
+            FEED_PATH,
+            (self.moment.isoformat(), tuple(self.dispatch_digest[d.id] for d in newest)),
+            lambda: atom_feed(self.collection, self.config, self.moment),
+        )
+        self.add(ROBOTS_PATH, (), lambda: robots_txt(self.config))
         for path, content in self.theme.static_files().items():
-            self.emit(f"static/{path}", content)
+            self.add(f"static/{path}", hashlib.sha256(content).hexdigest(), functools.partial(bytes, content))
 
-    # -------------------------------------------------------------- the work, in parts
+    def plan_all(self) -> None:
+        self.plan_home()
+        self.plan_source_index()
+        self.plan_dispatch_list(self.newest, "dispatches", "全部电讯", "dispatches", ())
+        self.add(NOT_FOUND_PATH, (), lambda: self.html("404.html", NOT_FOUND_PATH, "找不到此页", ""))
+        self.plan_sources()
+        self.plan_dispatches()
+        self.plan_dates(self.date_tree(), ())
+        for taxonomy in TAXONOMIES:
+            self.plan_taxonomy(taxonomy)
+        self.plan_data_files()
+        if self.clashes:
+            raise layout.LayoutError(f"two outputs would be written to {min(self.clashes)}")
 
-    def tasks(self) -> list[tuple[str, int, int]]:
-        """The render split into independent parts: (part, start, stop) over its items."""
-        parts: list[tuple[str, int, int]] = [("catalog", 0, 0), ("lists", 0, 0), ("dates", 0, 0)]
-        parts.extend(("taxonomy", number, number) for number in range(len(TAXONOMIES)))
-        for name, count in (("sources", len(self.sources)), ("dispatches", len(self.dispatches))):
-            parts.extend((name, start, min(start + _CHUNK, count)) for start in range(0, count, _CHUNK))
-        return parts
+    # -------------------------------------------------------------- the work
 
-    def run(self, task: tuple[str, int, int]) -> list[Page]:
-        """Render one part; its pages only."""
-        self.pages = []
-        name, start, stop = task
-        if name == "sources":
-            self.source_pages(self.sources[start:stop])
-        elif name == "dispatches":
-            for dispatch in self.dispatches[start:stop]:
-                self.dispatch_page(dispatch)
-        elif name == "taxonomy":
-            self.taxonomy_pages(TAXONOMIES[start])
-        elif name == "dates":
-            self.date_pages(self.date_tree(), ())
-        elif name == "catalog":
-            self.emit(layout.CATALOG_PATH, layout.catalog_json(self.collection))
+    def run(self, paths: Sequence[str]) -> list[Page]:
+        pages = []
+        for path in paths:
+            content = self.plan[path][1]()
+            pages.append(Page(path, content.encode("utf-8") if isinstance(content, str) else content))
+        return pages
+
+    def render(self, unchanged: Mapping[str, str] | None) -> RenderedSite:
+        self.plan_all()
+        keys = {path: key for path, (key, _) in self.plan.items()}
+        if unchanged is None:
+            wanted = list(self.plan)
         else:
-            self.home()
-            self.source_index()
-            self.dispatch_list_pages(self.newest, "dispatches", "全部电讯", "dispatches", ())
-            self.not_found()
-        return self.pages
-
-    def render(self) -> tuple[Page, ...]:
-        tasks = self.tasks()
+            wanted = [path for path, key in keys.items() if unchanged.get(path) != key]
         workers = min(os.cpu_count() or 1, _MAX_WORKERS)
         pages: list[Page] = []
-        if len(self.dispatches) + len(self.sources) < _PARALLEL_MIN or workers < 2 or not _CAN_FORK:
-            for task in tasks:
-                pages.extend(self.run(task))
+        if len(wanted) < _PARALLEL_MIN or workers < 2 or not _CAN_FORK:
+            pages = self.run(wanted)
         else:
             global _ACTIVE
-            # Forked workers inherit this renderer (collection and compiled templates) as it is;
-            # only the task names go out, and only the finished pages come back.
+            # Forked workers inherit this renderer (collection, plan and compiled templates)
+            # as it is; only lists of paths go out, and only the finished pages come back.
             _ACTIVE = self
+            chunks = [wanted[start : start + _CHUNK] for start in range(0, len(wanted), _CHUNK)]
             try:
                 context = multiprocessing.get_context("fork")
                 with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                    for part in pool.map(_run_active, tasks):
+                    for part in pool.map(_run_active, chunks):
                         pages.extend(part)
             finally:
                 _ACTIVE = None
-        self.pages = pages
-        self.data_files()
-        paths = Counter(page.path for page in self.pages)
-        clashes = sorted(path for path, count in paths.items() if count > 1)
-        if clashes:
-            raise layout.LayoutError(f"two outputs would be written to {clashes[0]}")
-        return tuple(sorted(self.pages, key=lambda page: page.path))
+        pages.sort(key=lambda page: page.path)
+        return RenderedSite(tuple(pages), dict(sorted(keys.items())))
 
 
-# Below this many sources and dispatches, starting worker processes costs more than it saves.
-_PARALLEL_MIN = 400
+# Below this many pages to render, starting worker processes costs more than it saves.
+_PARALLEL_MIN = 2000
 _MAX_WORKERS = 8
-# Sources or dispatches per part handed to a worker.
+# Pages per part handed to a worker.
 _CHUNK = 200
 _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 _ACTIVE: _Renderer | None = None
 
 
-def _run_active(task: tuple[str, int, int]) -> list[Page]:
+def _run_active(paths: Sequence[str]) -> list[Page]:
     assert _ACTIVE is not None, "a render worker started without its renderer"
-    return _ACTIVE.run(task)
+    return _ACTIVE.run(paths)
 
 
-def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
-    """Every page, data file and theme asset of the site except search and the manifest."""
-    return _Renderer(collection, config).render()
+def render_site(
+    collection: Collection, config: Config, *, site_key: str = "", unchanged: Mapping[str, str] | None = None
+) -> RenderedSite:
+    """Every page, data file and theme asset of the site except search and the manifest.
+
+    ``keys`` in the result gives every output path a key that changes whenever its
+    bytes could; ``site_key`` is mixed into every key and must stand for what the keys
+    leave out (the theme, the configuration, the generator's code, the environment).
+    A page whose key equals ``unchanged[path]`` is not rendered; ``unchanged=None``
+    renders them all.
+    """
+    return _Renderer(collection, config, site_key).render(unchanged)

@@ -66,7 +66,7 @@ def test_entries_hold_the_collection() -> None:
 
 
 def test_every_url_in_the_catalog_is_a_rendered_file() -> None:
-    pages = {page.path: page.content.decode("utf-8", "replace") for page in render.render_site(golden_collection(), golden_config())}
+    pages = {page.path: page.content.decode("utf-8", "replace") for page in render.render_site(golden_collection(), golden_config()).pages}
     data = json.loads(pages["catalog.json"])
     for entry in data["sources"]:
         for key in ("url", "raw_url", "markdown_url"):

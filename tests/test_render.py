@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import pickle
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -17,7 +19,18 @@ from markupsafe import escape
 from generator import pipeline, render
 from generator.catalog import LayoutError, href, raw_path
 from generator.config import Config, load_config
-from generator.markdown_page import escape_markdown, source_markdown, to_html
+from generator.markdown_page import article_body_html, article_body_markdown, escape_markdown, source_markdown, to_html
+from generator.models import (
+    Change,
+    Collection,
+    DateInfo,
+    Dateline,
+    RelatedLink,
+    Sidecar,
+    Skipped,
+    Source,
+    Text,
+)
 from generator.theme import Theme, ThemeError
 from tests.golden.collection import (
     HOSTILE_HEADLINE,
@@ -31,7 +44,7 @@ from tests.golden.collection import (
 
 @pytest.fixture(scope="module")
 def site() -> dict[str, bytes]:
-    return {page.path: page.content for page in render.render_site(golden_collection(), golden_config())}
+    return {page.path: page.content for page in render.render_site(golden_collection(), golden_config()).pages}
 
 
 def text(site: dict[str, bytes], path: str) -> str:
@@ -213,10 +226,10 @@ def test_feed_is_atom_newest_first_limited_and_dated_without_the_clock(
     # The newest date the collection knows is a sidecar date, 2022-05-06.
     assert feed.feed.updated == "2022-05-06T00:00:00Z"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    pinned = {p.path: p.content for p in render.render_site(golden_collection(), golden_config())}
+    pinned = {p.path: p.content for p in render.render_site(golden_collection(), golden_config()).pages}
     assert feedparser.parse(pinned["feed.xml"]).feed.updated == "2023-11-14T22:13:20Z"
     config = replace(golden_config(), feed=replace(golden_config().feed, limit=1))
-    limited = {p.path: p.content for p in render.render_site(golden_collection(), config)}
+    limited = {p.path: p.content for p in render.render_site(golden_collection(), config).pages}
     assert len(feedparser.parse(limited["feed.xml"]).entries) == 1
 
 
@@ -242,7 +255,7 @@ def test_base_url_appears_only_in_canonical_links_and_metadata(site: dict[str, b
 def test_pagination_splits_long_lists_with_links_both_ways() -> None:
     collection = synthetic_collection(45, seed=3)
     config = replace(golden_config(), page_size=10)
-    pages = {page.path: page.content.decode("utf-8") for page in render.render_site(collection, config)}
+    pages = {page.path: page.content.decode("utf-8") for page in render.render_site(collection, config).pages}
     assert "dispatches/page/5/index.html" in pages and "dispatches/page/6/index.html" not in pages
     second = pages["dispatches/page/2/index.html"]
     assert second.count('<a class="dispatch-title"') == 10
@@ -276,8 +289,8 @@ def test_term_slugs_are_safe_and_unique() -> None:
 
 
 def test_render_is_deterministic() -> None:
-    first = render.render_site(golden_collection(), golden_config())
-    second = render.render_site(golden_collection(), golden_config())
+    first = render.render_site(golden_collection(), golden_config()).pages
+    second = render.render_site(golden_collection(), golden_config()).pages
     assert first == second
     assert [page.path for page in first] == sorted(page.path for page in first)
 
@@ -287,9 +300,9 @@ def test_parallel_render_gives_the_same_pages_as_serial(monkeypatch: pytest.Monk
     config = replace(golden_config(), page_size=7)
     monkeypatch.setattr(render, "_CHUNK", 4)
     monkeypatch.setattr(render, "_PARALLEL_MIN", 10**9)
-    serial = render.render_site(collection, config)
+    serial = render.render_site(collection, config).pages
     monkeypatch.setattr(render, "_PARALLEL_MIN", 0)
-    assert render.render_site(collection, config) == serial
+    assert render.render_site(collection, config).pages == serial
 
 
 def test_two_outputs_at_one_path_are_refused() -> None:
@@ -317,7 +330,7 @@ def test_a_site_theme_overrides_templates_and_static_files(tmp_path: Path) -> No
     )
     (theme / "static" / "style.css").write_text("body { color: red }\n", encoding="utf-8")
     (theme / "static" / "extra.css").write_text("p {}\n", encoding="utf-8")
-    pages = {page.path: page.content for page in render.render_site(golden_collection(), config)}
+    pages = {page.path: page.content for page in render.render_site(golden_collection(), config).pages}
     assert "<h1>别处</h1>" in pages["404.html"].decode("utf-8")
     assert pages["static/style.css"] == b"body { color: red }\n"
     assert pages["static/extra.css"] == b"p {}\n"
@@ -347,8 +360,175 @@ def test_templates_refuse_undefined_names() -> None:
 def test_seed_site_renders_with_the_project_config() -> None:
     config = replace(load_config(ROOT / "config.yaml"), root=ROOT)
     collection = pipeline.gather(config)
-    pages = {page.path: page.content for page in render.render_site(collection, config)}
+    pages = {page.path: page.content for page in render.render_site(collection, config).pages}
     for source in collection.sources:
         assert pages[raw_path(source)] == (ROOT / "content" / source.file).read_bytes()
     for dispatch in collection.dispatches:
         assert f"dispatches/{dispatch.id}/index.html" in pages
+
+
+# ---------------------------------------------------------------- incremental render
+
+
+def _without_source(collection: Collection, source_id: str) -> Collection:
+    """The collection as if one file had left content/: its articles and the dispatches only it attested go."""
+    gone = {article.id for article in collection.articles if article.source_id == source_id}
+    dispatches = tuple(
+        replace(dispatch, witnesses=tuple(w for w in dispatch.witnesses if w not in gone))
+        for dispatch in collection.dispatches
+        if set(dispatch.witnesses) - gone
+    )
+    return replace(
+        collection,
+        sources=tuple(source for source in collection.sources if source.id != source_id),
+        texts=tuple(text for text in collection.texts if text.source.id != source_id),
+        articles=tuple(article for article in collection.articles if article.id not in gone),
+        dispatches=dispatches,
+    )
+
+
+def _with_new_source(collection: Collection) -> Collection:
+    """One more file with one article, a dispatch of its own that names a new person."""
+    raw = "新来源的正文。".encode("utf-8")
+    source = Source("new-paper", "new-paper.txt", raw, hashlib.sha256(raw).hexdigest(), "utf-8", raw.decode("utf-8"))
+    template = collection.articles[0]
+    article = replace(
+        template, id="new-paper-1", source_id=source.id, source=source.file, index=1, paragraphs=("新来源的正文。",),
+        headline="新来源的标题", dispatch="d-new", people=("新人物",),
+    )
+    dispatch = replace(
+        collection.dispatches[0], id="d-new", title="新来源的标题", witnesses=(article.id,), paragraphs=article.paragraphs,
+        variants=(), related=(), people=("新人物",), date=DateInfo("2030-01-02", "day", "text"),
+    )
+    return replace(
+        collection,
+        sources=collection.sources + (source,),
+        texts=collection.texts + (Text(source, (), (), ()),),
+        articles=collection.articles + (article,),
+        dispatches=collection.dispatches + (dispatch,),
+    )
+
+
+def _edit_article(collection: Collection, index: int, **fields: object) -> Collection:
+    articles = list(collection.articles)
+    articles[index] = replace(articles[index], **fields)  # type: ignore[arg-type]
+    return replace(collection, articles=tuple(articles))
+
+
+def _edit_dispatch(collection: Collection, index: int, **fields: object) -> Collection:
+    dispatches = list(collection.dispatches)
+    dispatches[index] = replace(dispatches[index], **fields)  # type: ignore[arg-type]
+    return replace(collection, dispatches=tuple(dispatches))
+
+
+def _edit_source_bytes(collection: Collection, index: int) -> Collection:
+    """A file whose bytes changed: a new sha256, and a cleaning report made from them."""
+    source = collection.sources[index]
+    raw = source.raw + "补记。".encode("utf-8")
+    edited = replace(source, raw=raw, sha256=hashlib.sha256(raw).hexdigest(), text=raw.decode("utf-8"))
+    texts = tuple(
+        replace(text, source=edited, changes=text.changes + (Change("spacing", 99, "补 记", "补记"),))
+        if text.source.id == source.id
+        else text
+        for text in collection.texts
+    )
+    sources = collection.sources[:index] + (edited,) + collection.sources[index + 1 :]
+    return replace(collection, sources=sources, texts=texts)
+
+
+_SYNTHETIC = synthetic_collection(30, seed=5, articles_per_source=3)
+
+# Each edit a build can meet, on a collection of 30 dispatches with 7 to a list page, so
+# that moving a dispatch shifts the pages of the lists it is in.
+EDITS = {
+    "article text": lambda c: _edit_article(c, 4, paragraphs=("改过的正文。",) + c.articles[4].paragraphs[1:]),
+    "article headline": lambda c: _edit_article(c, 7, headline="改过的标题"),
+    "article date": lambda c: _edit_article(c, 2, date=DateInfo("2001-02-03", "day", "text")),
+    "dispatch title": lambda c: _edit_dispatch(c, 3, title="改过的电讯标题"),
+    "dispatch date": lambda c: _edit_dispatch(c, 5, date=DateInfo("1999-12-31", "day", "text")),
+    "dispatch keywords": lambda c: _edit_dispatch(c, 6, keywords=c.dispatches[6].keywords + ("新关键词",)),
+    "dispatch text": lambda c: _edit_dispatch(c, 8, paragraphs=("改过的校勘文本。",) + c.dispatches[8].paragraphs[1:]),
+    "related links": lambda c: _edit_dispatch(c, 9, related=(RelatedLink(c.dispatches[0].id, 9.0, "共同人物：某人"),)),
+    "source bytes": lambda c: _edit_source_bytes(c, 1),
+    "source language": lambda c: replace(
+        c, sources=(replace(c.sources[0], sidecar=Sidecar(language="zh-Hant")),) + c.sources[1:]
+    ),
+    "source added": _with_new_source,
+    "source removed": lambda c: _without_source(c, c.sources[2].id),
+    "file skipped": lambda c: replace(c, skipped=c.skipped + (Skipped("broken.txt", "not text"),)),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_an_incremental_render_renders_every_page_that_changed(edit: str) -> None:
+    config = replace(golden_config(), page_size=7)
+    before, after = _SYNTHETIC, EDITS[edit](_SYNTHETIC)
+    first = render.render_site(before, config, site_key="site")
+    full = render.render_site(after, config, site_key="site")
+    incremental = render.render_site(after, config, site_key="site", unchanged=first.keys)
+    old = {page.path: page.content for page in first.pages}
+    new = {page.path: page.content for page in full.pages}
+    assert set(full.keys) == set(new), "every output has a key"
+    changed = {path for path, content in new.items() if old.get(path) != content}
+    rendered = {page.path: page.content for page in incremental.pages}
+    assert changed, "the edit changes the site"
+    assert sorted(changed - set(rendered)) == [], "pages whose bytes changed were not rendered again"
+    assert {path: new[path] for path in rendered} == rendered
+    assert incremental.keys == full.keys
+    # Beyond those, only a few pages that show the edited record but not the edited field
+    # (a related dispatch's excerpt, say) are rendered again, never the whole site.
+    assert len(set(rendered) - changed) <= 6
+
+
+def test_an_unchanged_collection_renders_nothing_and_another_site_key_everything() -> None:
+    config = replace(golden_config(), page_size=7)
+    first = render.render_site(_SYNTHETIC, config, site_key="site")
+    assert render.render_site(_SYNTHETIC, config, site_key="site", unchanged=first.keys).pages == ()
+    again = render.render_site(_SYNTHETIC, config, site_key="theme edited", unchanged=first.keys)
+    assert again.pages == first.pages
+    # A page whose key is missing from ``unchanged`` (deleted by hand, say) is rendered.
+    some = dict(first.keys)
+    del some["index.html"]
+    assert [page.path for page in render.render_site(_SYNTHETIC, config, site_key="site", unchanged=some).pages] == [
+        "index.html"
+    ]
+
+
+def test_one_article_edit_renders_its_source_and_dispatch_and_the_catalog() -> None:
+    config = replace(golden_config(), page_size=7)
+    first = render.render_site(_SYNTHETIC, config, site_key="site")
+    article = _SYNTHETIC.articles[4]
+    edited = EDITS["article text"](_SYNTHETIC)
+    rendered = {page.path for page in render.render_site(edited, config, site_key="site", unchanged=first.keys).pages}
+    assert rendered == {
+        f"sources/{article.source_id}/index.html",
+        f"sources/{article.source_id}/{article.source_id}.md",
+        f"dispatches/{article.dispatch}/index.html",
+        "catalog.json",
+    }
+
+
+def test_keys_follow_the_content_not_how_the_records_were_made() -> None:
+    # Equal records built separately (as after loading a cached collection) give equal keys.
+    config = golden_config()
+    rebuilt = pickle.loads(pickle.dumps(golden_collection()))
+    assert render.render_site(rebuilt, config).keys == render.render_site(golden_collection(), config).keys
+
+
+def test_article_bodies_are_written_as_markdown_it_writes_them() -> None:
+    dateline = Dateline("新华社北京5月5日电（记者 \"张三\"）", "新华社", "北京", "5月5日", None, "start")
+    bodies = [
+        ("第一段。\n第二行", "第二段 <b>&amp;</b> \"引号\""),
+        ("  缩进的一段", "# 像标题", "> 像引文", "- 像列表", "1. 像编号", "*强调* 和 **粗体** _下划线_", "反斜杠\\n"),
+        ("\n开头空行", "结尾空行\n", "中间\n\n空行", "中间\n　\n全角空格", "回车\r换行", "空字符\0"),
+        (HOSTILE_HEADLINE,) + HOSTILE_PARAGRAPHS,
+    ]
+    articles = [replace(golden_collection().articles[0], paragraphs=body) for body in bodies]
+    for article in list(articles) + list(golden_collection().articles) + list(_SYNTHETIC.articles[:10]):
+        for variant in (
+            article,
+            replace(article, dateline=dateline),
+            replace(article, dateline=replace(dateline, position="end"), pull_quotes=("一句\n两行", "*引*")),
+            replace(article, dateline=replace(dateline, text="**")),
+        ):
+            assert article_body_html(variant) == to_html(article_body_markdown(variant)), variant.paragraphs

@@ -24,7 +24,7 @@ def golden_pages() -> tuple[Page, ...]:
     """The pages the golden test compares: everything but the theme's static files,
     which are copies of themes/default/static and tested on their own."""
     os.environ.pop("SOURCE_DATE_EPOCH", None)
-    pages = render.render_site(golden_collection(), golden_config())
+    pages = render.render_site(golden_collection(), golden_config()).pages
     return tuple(page for page in pages if not page.path.startswith("static/"))
 
 
