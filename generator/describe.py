@@ -33,8 +33,10 @@ _NUMBER = "[0-9０-９一二三四五六七八九十〇零两]{1,4}"
 DATE_PATTERN = re.compile(
     rf"(?:(?P<year>(?:19|20)[0-9]{{2}}|[一二〇零○]{{4}})年)?(?P<month>{_NUMBER})月(?P<day>{_NUMBER})日"
 )
-# A year the source mentions. One after 到 or 至 (到2035年) is a target, not the present.
-YEAR_PATTERN = re.compile(r"(?<![0-9到至])((?:19|20)[0-9]{2})年")
+# A year the source mentions. One after 到 or 至 (到2035年) is a target, not the present,
+# and one after a digit is part of a longer number (see ``mentioned_years``).
+YEAR_PATTERN = re.compile(r"((?:19|20)[0-9]{2})年")
+NOT_BEFORE_YEAR = set("0123456789到至")
 
 SURNAMES_TWO = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "司徒", "夏侯", "歐陽", "諸葛")
 SURNAMES = set(
@@ -288,6 +290,20 @@ def _chinese_number(text: str) -> int:
     return value + (digits.index(text) if text else 0)
 
 
+def mentioned_years(text: str) -> list[int]:
+    """The years of YEAR_PATTERN in the text but those after a digit, 到 or 至.
+
+    The character before is tested here, not by a look-behind: a pattern that starts
+    with one is tried at every character of the source. (Two candidates never
+    overlap, so a rejected one hides no other.)
+    """
+    return [
+        int(match.group(1))
+        for match in YEAR_PATTERN.finditer(text)
+        if match.start() == 0 or text[match.start() - 1] not in NOT_BEFORE_YEAR
+    ]
+
+
 def source_year(text: Text, config: Config) -> tuple[int | None, str | None]:
     """The year the source was published in, and where that came from."""
     sidecar = text.source.sidecar
@@ -295,7 +311,7 @@ def source_year(text: Text, config: Config) -> tuple[int | None, str | None]:
         return sidecar.year, "sidecar"
     if sidecar.date is not None:
         return int(sidecar.date[:4]), "sidecar"
-    years = [int(year) for year in YEAR_PATTERN.findall(text.source.text)]
+    years = mentioned_years(text.source.text)
     if years:
         return max(years), "source"
     if config.default_year is not None:
