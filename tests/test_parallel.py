@@ -61,3 +61,17 @@ def test_an_error_in_a_worker_reaches_the_caller(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(pipeline, "read_source", broken_in_workers)
     with pytest.raises(ValueError, match=r"cannot read 00[13]\.txt"):
         parallel.read_sources(sources, Config(), workers=2)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="only forked workers inherit the sources")
+def test_sources_are_never_pickled(monkeypatch: pytest.MonkeyPatch) -> None:
+    sources, _, _ = ingest(ROOT / "content")
+    config = Config()
+    expected = [pipeline.read_source(source, config) for source in sources]
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_SOURCES", 1)
+
+    def refuse(source: Source) -> None:
+        raise AssertionError(f"{source.file} was pickled")
+
+    monkeypatch.setattr(Source, "__getstate__", refuse)
+    assert parallel.read_sources(sources, config, workers=2) == expected
