@@ -19,7 +19,6 @@ most in the article, without function characters at their edges.
 
 from __future__ import annotations
 
-import operator
 import re
 from collections import Counter
 from dataclasses import replace
