@@ -26,6 +26,17 @@ Grouping
     article of kind 'article' ends in exactly one dispatch, alone if need be.
     Notices form no dispatch.
 
+Incremental collation
+    ``collate_incremental`` keeps, in a ``CollateMemo``, the shingle index, each
+    article's probes, the candidate pairs with the verdicts found for them, the
+    groups and their dispatches, and what linking found (see ``related``). Given
+    the memo of the last run it redoes only what the changed articles (those not
+    equal to the article of the same id last time) need: their shingles; the
+    probes of the unchanged articles whose rarest shingles a changed count can
+    move; the pairs of both; the groups those pairs touch; the dispatches of the
+    groups that changed; and the links those can move. The result equals a run
+    from scratch, which is the same code given no memo.
+
 Alignment and consensus
     The *base witness* is the earliest witness in (source file, position) order;
     every other witness is aligned to it character by character (sentences first,
@@ -68,16 +79,18 @@ import bisect
 import dataclasses
 import difflib
 import functools
+import hashlib
 import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .config import CollateConfig, Config
 from .models import Article, DateInfo, Dispatch, Reading, Variant
-from .related import related_links
+from .related import RelatedMemo, related_links_incremental
 
 # Witnesses at least this share of the longest witness's length count as complete.
 COMPLETE_SHARE = 0.95
@@ -200,39 +213,43 @@ def candidate_pairs(shingle_sets: Sequence[frozenset[str]], probes: int) -> list
     Rarity is counted over the whole collection; shingles found in one article only
     cannot pair anything and are passed over. Ties go by the shingle itself, so
     every copy of a dispatch probes with the same shingles: those of the dispatch's
-    own text, which no unrelated article has. (Equal shingles should be one string
-    object, as ``group_witnesses`` makes them: the counting then compares by identity.)
+    own text, which no unrelated article has.
     """
-    frequency = Counter(itertools.chain.from_iterable(shingle_sets))
-    chosen = [_rarest_shared(shingle_set, frequency, probes) for shingle_set in shingle_sets]
-    probed = frozenset(itertools.chain.from_iterable(chosen))
-    postings: dict[str, list[int]] = defaultdict(list)
+    holders: dict[str, list[int]] = defaultdict(list)
     for number, shingle_set in enumerate(shingle_sets):
-        for shingle in probed.intersection(shingle_set):
-            postings[shingle].append(number)
+        for shingle in shingle_set:
+            holders[shingle].append(number)
     pairs: set[tuple[int, int]] = set()
-    for number, own in enumerate(chosen):
-        for shingle in own:
-            holders = postings[shingle]
-            pairs.update(zip(holders, itertools.repeat(number)))
-            pairs.update(zip(itertools.repeat(number), holders))
-    return sorted(pair for pair in pairs if pair[0] < pair[1])
+    for number, shingle_set in enumerate(shingle_sets):
+        probed, _ = _rarest_shared(shingle_set, holders, probes)
+        for shingle in probed:
+            pairs.update((min(number, other), max(number, other)) for other in holders[shingle] if other != number)
+    return sorted(pairs)
 
 
-def _rarest_shared(shingle_set: frozenset[str], frequency: Counter[str], probes: int) -> list[str]:
-    """The ``probes`` smallest (frequency, shingle) of the shingles that other articles have too.
+# A probe's rank: (how many articles have the shingle, the shingle).
+_Rank = tuple[int, str]
 
-    Sorting whole lists of pairs is slow; the frequencies alone sort fast, give the
-    highest frequency that can be chosen, and only the pairs up to it are sorted.
+
+def _rarest_shared(
+    shingle_set: frozenset[str], holders: Mapping[str, Sequence[object]], probes: int
+) -> tuple[tuple[str, ...], _Rank | None]:
+    """The ``probes`` smallest (frequency, shingle) of the shingles other articles have too, and the last one's rank.
+
+    The rank is None when the article has fewer such shingles than ``probes``: then
+    any shingle that becomes shared is probed. Sorting whole lists of pairs is slow;
+    the frequencies alone sort fast, give the highest frequency that can be chosen,
+    and only the pairs up to it are sorted.
     """
-    counts = list(map(frequency.__getitem__, shingle_set))
+    counts = list(map(len, map(holders.__getitem__, shingle_set)))
     ordered = sorted(counts)
     first_shared = bisect.bisect_right(ordered, 1)
     if first_shared == len(ordered):
-        return []
+        return (), None
     highest = ordered[min(first_shared + probes, len(ordered)) - 1]
     eligible = map(range(2, highest + 1).__contains__, counts)
-    return [shingle for _, shingle in sorted(itertools.compress(zip(counts, shingle_set), eligible))[:probes]]
+    chosen = sorted(itertools.compress(zip(counts, shingle_set), eligible))[:probes]
+    return tuple(shingle for _, shingle in chosen), (chosen[-1] if len(chosen) == probes else None)
 
 
 @dataclass(frozen=True)
@@ -262,40 +279,304 @@ def _find(parent: list[int], item: int) -> int:
     return item
 
 
+@dataclass(eq=False, slots=True)
+class _Grouping:
+    """Grouping's state between runs, so that a run redoes only what changed articles touch.
+
+    Which shingles an article probes depends on how many articles have each shingle;
+    a change moves those counts for the changed articles' shingles only, and an
+    unchanged article probes differently only when one of those shingles ranks (before
+    or after the change) at or below its last probe. Candidate pairs change only at
+    the articles whose probes or text changed, and the groups only where such an
+    article stands or where a pair it forms may join it: every other group, its
+    pairs and their verdicts are kept. Groups are the connected components of the
+    verified pairs, which do not depend on the order pairs are verified in.
+    """
+
+    settings: CollateConfig
+    shingles: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # by article id
+    key_lengths: dict[str, int] = dataclasses.field(default_factory=dict)  # by article id
+    holders: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # shingle -> article ids
+    probes: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # article id -> its probes
+    last_probe: dict[str, _Rank | None] = dataclasses.field(default_factory=dict)  # article id -> rank
+    probers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # shingle -> ids probing it
+    neighbours: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # candidate pairs, both ways
+    verdicts: dict[tuple[str, str], bool] = dataclasses.field(default_factory=dict)  # (smaller id, larger id)
+    group_of: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # id -> its group's ids
+
+    def __getstate__(self) -> dict[str, object]:
+        """The state with each collection of the index packed into one string.
+
+        Unpickling builds one object per string, and the index holds millions of
+        references: packed, a memo of 10,000 articles loads in a fraction of the time.
+        Shingles are joined; article ids are written as one character each, their
+        place in the list of ids (which the state carries).
+        """
+        ids = sorted(self.key_lengths)
+        place = {article_id: chr(_FIRST_PLACE + number) for number, article_id in enumerate(ids)}
+        state: dict[str, object] = {name: getattr(self, name) for name in self.__slots__}
+        state["shingles"] = {
+            key: value if type(value) is str else _JOIN.join(value) for key, value in dict.items(self.shingles)
+        }
+        for name, form in _ARTICLE_SETS.items():
+            mapping = getattr(self, name)
+            # Entries still packed since the memo was loaded refer to the id list it was saved with.
+            saved = mapping.ids if isinstance(mapping, _Packed) else None
+            state[name] = {
+                key: "".join(map(place.__getitem__, _Packed.opened(value, saved, form)))
+                for key, value in dict.items(mapping)
+            }
+        state["ids"] = ids
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        ids = state.pop("ids")
+        for name, value in state.items():
+            if name == "shingles":
+                value = _Packed(value, frozenset, None)
+            elif name in _ARTICLE_SETS:
+                value = _Packed(value, _ARTICLE_SETS[name], ids)
+            setattr(self, name, value)
+
+    def update(self, reports: Mapping[str, Article], stale: set[str], fresh: set[str]) -> list[tuple[str, ...]]:
+        """Take out the ``stale`` articles' old versions, put in the ``fresh`` ones; the groups of ``reports``.
+
+        Groups are in (source file, position) order of their first witness, and witnesses
+        in that order within a group.
+        """
+        # shingle -> how many articles had it before the change; not needed when all is new
+        before: dict[str, int] | None = {} if self.shingles else None
+        self._withdraw(stale, before)
+        self._deposit(fresh, reports, before)
+        moved = self._reprobe(fresh, before or {})
+        touched = self._repair_pairs(moved, everything=len(moved) == len(self.shingles)) | stale
+        # Whole old groups are grouped again: a group that loses a pair may split.
+        regroup: set[str] = set()
+        for article_id in touched:
+            regroup.update(self.group_of.get(article_id, (article_id,)))
+        for article_id in regroup:
+            self.group_of.pop(article_id, None)
+        regroup.intersection_update(reports)
+        for group in self._components(regroup, reports):
+            for article_id in group:
+                self.group_of[article_id] = group
+        return sorted(set(self.group_of.values()), key=lambda group: _reading_order(reports[group[0]]))
+
+    def _withdraw(self, stale: set[str], before: dict[str, int] | None) -> None:
+        """Forget the stale articles, noting in ``before`` how many articles had each of their shingles."""
+        emptied = []
+        for article_id in stale:
+            for shingle in self.shingles.pop(article_id):
+                holding = self.holders[shingle]
+                if before is not None:
+                    before.setdefault(shingle, len(holding))
+                holding.remove(article_id)
+                if not holding:
+                    emptied.append(shingle)
+            del self.key_lengths[article_id], self.last_probe[article_id]
+            self._unprobe(article_id)
+            for other in self.neighbours.pop(article_id, ()):
+                self.neighbours[other].discard(article_id)
+                self.verdicts.pop(_pair_key(article_id, other), None)
+        for shingle in emptied:
+            del self.holders[shingle]
+
+    def _deposit(self, fresh: set[str], reports: Mapping[str, Article], before: dict[str, int] | None) -> None:
+        """Index the fresh articles, noting in ``before`` how many articles had each of their shingles."""
+        settings, holders = self.settings, self.holders
+        for article_id in sorted(fresh):
+            key = matching_key(_align_text(reports[article_id]))
+            found = shingles(key, settings.shingle, settings.sample)
+            self.shingles[article_id] = found
+            self.key_lengths[article_id] = len(key)
+            if before is not None:
+                for shingle in found:
+                    before.setdefault(shingle, len(self.holders.get(shingle, ())))
+            for shingle in found:
+                holding = holders.get(shingle)
+                if holding is None:
+                    holders[shingle] = [article_id]
+                else:
+                    holding.append(article_id)
+
+    def _unprobe(self, article_id: str) -> None:
+        for shingle in self.probes.pop(article_id, ()):
+            probing = self.probers[shingle]
+            probing.remove(article_id)
+            if not probing:
+                del self.probers[shingle]
+
+    def _reprobe(self, fresh: set[str], before: Mapping[str, int]) -> set[str]:
+        """Choose the probes of the fresh articles and of those whose probes a changed count may move.
+
+        Returns the articles whose candidate pairs must be found again: the fresh ones
+        and those whose probes changed.
+        """
+        suspects = set(fresh)
+        for shingle, count in before.items():
+            holding = self.holders.get(shingle, ())
+            now = len(holding)
+            if now == count:
+                continue
+            for holder in holding:
+                if holder in suspects:
+                    continue
+                last = self.last_probe[holder]
+                if last is None:
+                    if count >= 2 or now >= 2:
+                        suspects.add(holder)
+                elif (count >= 2 and (count, shingle) <= last) or (now >= 2 and (now, shingle) <= last):
+                    suspects.add(holder)
+        moved = set(fresh)
+        probes = self.settings.probes
+        for article_id in suspects:
+            chosen, self.last_probe[article_id] = _rarest_shared(self.shingles[article_id], self.holders, probes)
+            if article_id in fresh or set(chosen) != set(self.probes.get(article_id, ())):
+                self._unprobe(article_id)
+                self.probes[article_id] = chosen
+                for shingle in chosen:
+                    self.probers.setdefault(shingle, []).append(article_id)
+                moved.add(article_id)
+        return moved
+
+    def _repair_pairs(self, moved: set[str], everything: bool) -> set[str]:
+        """Find again the candidate pairs of the ``moved`` articles; the articles whose groups may change.
+
+        A pair is a candidate when either article probes a shingle the other has. When
+        every article moved, the pairs each article's own probes find are all of them.
+        """
+        found: dict[str, set[str]] = {article_id: set() for article_id in moved}
+        for article_id in moved:
+            partners = found[article_id]
+            for shingle in self.probes[article_id]:
+                partners.update(self.holders[shingle])
+            if not everything:
+                for shingle in self.shingles[article_id]:
+                    probing = self.probers.get(shingle)
+                    if probing:
+                        partners.update(probing)
+            partners.discard(article_id)
+        if everything:
+            for article_id, partners in list(found.items()):
+                for other in partners:
+                    found[other].add(article_id)
+            self.neighbours = found
+            self.verdicts = {key: verdict for key, verdict in self.verdicts.items() if key[1] in found[key[0]]}
+            return set(found)
+        regroup = set(moved)
+        for article_id, partners in found.items():
+            known = self.neighbours.setdefault(article_id, set())
+            for other in known - partners:
+                self.neighbours[other].discard(article_id)
+                self.verdicts.pop(_pair_key(article_id, other), None)
+            for other in partners - known:
+                self.neighbours.setdefault(other, set()).add(article_id)
+            self.neighbours[article_id] = partners
+            regroup.update(partners)
+        return regroup
+
+    def _components(self, members: set[str], reports: Mapping[str, Article]) -> list[tuple[str, ...]]:
+        """The groups of ``members``: no verified pair joins one of them to an article outside."""
+        ordered = sorted(members, key=lambda article_id: _reading_order(reports[article_id]))
+        number = {article_id: position for position, article_id in enumerate(ordered)}
+        pairs = sorted(
+            (position, number[other])
+            for position, article_id in enumerate(ordered)
+            for other in self.neighbours.get(article_id, ())
+            if number.get(other, -1) > position
+        )
+        parent = list(range(len(ordered)))
+        for first, second in pairs:
+            if _find(parent, first) == _find(parent, second):
+                continue
+            if self._verdict(ordered[first], ordered[second], reports):
+                parent[_find(parent, second)] = _find(parent, first)
+        groups: dict[int, list[str]] = defaultdict(list)
+        for position, article_id in enumerate(ordered):
+            groups[_find(parent, position)].append(article_id)
+        return [tuple(group) for group in groups.values()]
+
+    def _verdict(self, first: str, second: str, reports: Mapping[str, Article]) -> bool:
+        """Whether ``first`` and ``second`` (in reading order) are copies of one report; asked once per pair."""
+        key = _pair_key(first, second)
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            witnesses = self._witness(first, reports), self._witness(second, reports)
+            verdict = self.verdicts[key] = is_reprint(*witnesses, self.settings)
+        return verdict
+
+    def _witness(self, article_id: str, reports: Mapping[str, Article]) -> _Witness:
+        return _Witness(reports[article_id], self.key_lengths[article_id], self.shingles[article_id])
+
+
+# Joins the shingles of a packed set (shingles are letters and digits).
+_JOIN = "\0"
+# An article id packs into the character at this code point plus its place in the id list
+# (past the surrogates, so the packed strings encode to UTF-8).
+_FIRST_PLACE = 0x10000
+
+
+class _Packed(dict):  # type: ignore[type-arg]
+    """A dict loaded with its collections packed into strings; each is unpacked when first read.
+
+    With ``ids``, a value is a string of article places (see ``_Grouping.__getstate__``);
+    without, a string of shingles joined by ``_JOIN``.
+    """
+
+    __slots__ = ("_form", "ids")
+
+    def __init__(self, packed: dict[str, str], form: Callable[[Iterable[str]], object], ids: list[str] | None) -> None:
+        super().__init__(packed)
+        self._form = form
+        self.ids = ids
+
+    @staticmethod
+    def opened(value: object, ids: list[str] | None, form: Callable[[Iterable[str]], object]) -> Any:
+        if type(value) is not str:
+            return value
+        if ids is None:
+            return form(value.split(_JOIN) if value else ())
+        return form(ids[ord(character) - _FIRST_PLACE] for character in value)
+
+    def _open(self, key: str, value: object) -> Any:
+        if type(value) is str:
+            value = self.opened(value, self.ids, self._form)
+            dict.__setitem__(self, key, value)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._open(key, dict.__getitem__(self, key))
+
+    def get(self, key: str, default: object = None) -> Any:
+        return self._open(key, dict.__getitem__(self, key)) if key in self else default
+
+    def pop(self, key: str, *default: object) -> Any:
+        return self.opened(dict.pop(self, key, *default), self.ids, self._form)
+
+    def setdefault(self, key: str, default: object = None) -> Any:
+        if key in self:
+            return self[key]
+        dict.__setitem__(self, key, default)
+        return default
+
+
+# The grouping's fields that hold collections of article ids, and what each collection is.
+_ARTICLE_SETS: dict[str, Callable[[Iterable[str]], object]] = {"holders": list, "probers": list, "neighbours": set}
+
+
+def _pair_key(first: str, second: str) -> tuple[str, str]:
+    return (first, second) if first < second else (second, first)
+
+
 def group_witnesses(articles: Sequence[Article], settings: CollateConfig) -> list[list[Article]]:
     """Partition ``articles`` into groups of witnesses of one dispatch.
 
     Every article is in exactly one group; groups are in (source file, position)
     order of their first witness, and witnesses in that order within a group.
     """
-    return _group_witnesses(articles, settings)[0]
-
-
-def _group_witnesses(
-    articles: Sequence[Article], settings: CollateConfig
-) -> tuple[list[list[Article]], dict[str, int]]:
-    """``group_witnesses``, and the length of each article's matching key (by article id)."""
-    ordered = sorted(articles, key=_reading_order)
-    # One string object per distinct shingle: a few hundred thousand where the
-    # articles hold millions, and set operations between articles compare identities.
-    canonical: dict[str, str] = {}
-    witnesses = []
-    for article in ordered:
-        key = matching_key(_align_text(article))
-        found = shingles(key, settings.shingle, settings.sample)
-        witnesses.append(_Witness(article, len(key), frozenset(map(canonical.setdefault, found, found))))
-    del canonical
-    parent = list(range(len(ordered)))
-    for first, second in candidate_pairs([w.shingles for w in witnesses], settings.probes):
-        if _find(parent, first) == _find(parent, second):
-            continue
-        if is_reprint(witnesses[first], witnesses[second], settings):
-            parent[_find(parent, second)] = _find(parent, first)
-    groups: dict[int, list[Article]] = defaultdict(list)
-    for number, article in enumerate(ordered):
-        groups[_find(parent, number)].append(article)
-    key_lengths = {witness.article.id: witness.key_length for witness in witnesses}
-    return sorted(groups.values(), key=lambda group: _reading_order(group[0])), key_lengths
+    reports = {article.id: article for article in articles}
+    groups = _Grouping(settings).update(reports, set(), set(reports))
+    return [[reports[article_id] for article_id in group] for group in groups]
 
 
 # -- alignment ------------------------------------------------------------------------
@@ -617,17 +898,133 @@ def build_dispatch(witnesses: Sequence[Article], key_lengths: Mapping[str, int])
     )
 
 
+_ARTICLE_FIELDS = tuple(field.name for field in dataclasses.fields(Article) if field.name != "paragraphs")
+
+
+def fingerprint(article: Article) -> bytes:
+    """A digest of every field of ``article``: equal articles have equal ones, in any process.
+
+    The body is hashed as joined text (its paragraph lengths in the rest), which is far
+    quicker than ``repr`` of long strings.
+    """
+    rest = repr((tuple(getattr(article, name) for name in _ARTICLE_FIELDS), tuple(map(len, article.paragraphs))))
+    digest = hashlib.blake2b(rest.encode("utf-8", "surrogatepass"), digest_size=16)
+    digest.update("".join(article.paragraphs).encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+@dataclass(eq=False, slots=True)
+class _Recent:
+    """The last run's records, kept while the memo stays in memory (``serve``), never pickled.
+
+    Unchanged articles are then told by equality (and usually identity) rather than by
+    fingerprint, and unchanged results are handed back as the very same records.
+    """
+
+    articles: dict[str, Article]  # article id -> the article as given
+    collated: dict[str, Article]  # article id -> the article as returned
+    dispatches: dict[str, Dispatch]  # dispatch id -> the dispatch as returned, with its links
+
+
+@dataclass(eq=False, slots=True)
+class CollateMemo:
+    """What ``collate_incremental`` keeps from one run for the next.
+
+    It is updated in place by the run it is passed to (copying it would cost what it
+    saves), so a memo must not be passed twice; after a failed run, pass None.
+    Picklable: ``build`` keeps it in its cache, ``serve`` in memory.
+    """
+
+    settings: CollateConfig
+    fingerprints: dict[str, bytes]  # article id -> fingerprint; missing ones are taken when pickled
+    grouping: _Grouping
+    dispatches: dict[tuple[str, ...], Dispatch]  # witness ids -> the dispatch, without related links
+    related: RelatedMemo | None
+    recent: _Recent | None
+
+    @classmethod
+    def empty(cls, settings: CollateConfig) -> CollateMemo:
+        return cls(settings, {}, _Grouping(settings), {}, None, None)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = {name: getattr(self, name) for name in self.__slots__ if name != "recent"}
+        if self.recent is not None:
+            missing = self.recent.articles.keys() - self.fingerprints.keys()
+            self.fingerprints.update((key, fingerprint(self.recent.articles[key])) for key in missing)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.recent = None
+
+    def changes(self, reports: Mapping[str, Article]) -> tuple[set[str], set[str]]:
+        """The ids of the articles whose last version goes (stale) and of those whose new one comes (fresh)."""
+        recent = self.recent
+        if recent is None and not self.fingerprints:  # a first run: all is fresh, fingerprints wait for pickling
+            return set(), set(reports)
+        if recent is not None:
+            last = recent.articles
+            fresh = {
+                key for key, article in reports.items() if (old := last.get(key)) is not article and old != article
+            }
+            stale = (last.keys() - reports.keys()) | (fresh & last.keys())
+            for key in stale:
+                self.fingerprints.pop(key, None)
+            return stale, fresh
+        fingerprints = {key: fingerprint(article) for key, article in reports.items()}
+        known = self.fingerprints
+        stale = {key for key, digest in known.items() if fingerprints.get(key) != digest}
+        fresh = {key for key, digest in fingerprints.items() if known.get(key) != digest}
+        self.fingerprints = fingerprints
+        return stale, fresh
+
+
 def collate(articles: tuple[Article, ...], config: Config) -> tuple[tuple[Article, ...], tuple[Dispatch, ...]]:
     """Group, collate and link: the articles (with ``dispatch`` and inherited dates) and the dispatches.
 
     Articles come back in the order given; dispatches in the order of their base
     witness. Notices are returned unchanged and form no dispatch.
     """
-    reports = [article for article in articles if article.kind == "article"]
-    groups, key_lengths = _group_witnesses(reports, config.collate)
-    dispatches = [build_dispatch(group, key_lengths) for group in groups]
-    links = related_links(dispatches, config.related)
-    dispatches = [dataclasses.replace(d, related=links.get(d.id, ())) for d in dispatches]
+    collated, dispatches, _ = collate_incremental(articles, config, None)
+    return collated, dispatches
+
+
+def collate_incremental(
+    articles: tuple[Article, ...], config: Config, previous: CollateMemo | None
+) -> tuple[tuple[Article, ...], tuple[Dispatch, ...], CollateMemo]:
+    """``collate``, redoing only the work that the articles changed since ``previous`` need.
+
+    The result equals ``collate(articles, config)`` whatever ``previous`` holds; an
+    article counts as unchanged when it equals the one of the same id in the previous
+    run. ``previous`` (from the last call's result) is updated in place and returned.
+    """
+    memo = previous if previous is not None and previous.settings == config.collate else None
+    memo = memo or CollateMemo.empty(config.collate)
+    reports = {article.id: article for article in articles if article.kind == "article"}
+    stale, fresh = memo.changes(reports)
+    groups = memo.grouping.update(reports, stale, fresh)
+    key_lengths = memo.grouping.key_lengths
+    built = {}
+    rebuilt = set()
+    for group in groups:
+        dispatch = memo.dispatches.get(group)
+        if dispatch is None or not stale.isdisjoint(group):
+            dispatch = build_dispatch([reports[article_id] for article_id in group], key_lengths)
+            rebuilt.add(dispatch.id)
+        built[group] = dispatch
+    memo.dispatches = built
+    unlinked = list(built.values())
+    links, memo.related = related_links_incremental(unlinked, config.related, memo.related)
+    last = memo.recent or _Recent({}, {}, {})
+    dispatches = []
+    for dispatch in unlinked:
+        related = links.get(dispatch.id, ())
+        before = last.dispatches.get(dispatch.id)
+        # Not rebuilt: the last run's dispatch was made from this very record.
+        if before is None or dispatch.id in rebuilt or before.related != related:
+            before = dataclasses.replace(dispatch, related=related)
+        dispatches.append(before)
     membership = {witness: d for d in dispatches for witness in d.witnesses}
     updated = []
     for article in articles:
@@ -636,5 +1033,11 @@ def collate(articles: tuple[Article, ...], config: Config) -> tuple[tuple[Articl
             updated.append(article)
             continue
         date = inherit_date(article, dispatch.date, dispatch.id)
-        updated.append(dataclasses.replace(article, dispatch=dispatch.id, date=date))
-    return tuple(updated), tuple(dispatches)
+        before = last.collated.get(article.id)
+        if before is None or article.id in fresh or before.dispatch != dispatch.id or before.date != date:
+            before = dataclasses.replace(article, dispatch=dispatch.id, date=date)
+        updated.append(before)
+    memo.recent = _Recent(
+        dict(reports), {article.id: article for article in updated}, {dispatch.id: dispatch for dispatch in dispatches}
+    )
+    return tuple(updated), tuple(dispatches), memo

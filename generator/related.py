@@ -35,10 +35,8 @@ character of the term occurs in the text.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from itertools import compress, repeat
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .config import RelatedConfig
 from .models import Dispatch, RelatedLink
@@ -89,12 +87,12 @@ def rarity(frequency: int, total: int) -> float:
     return math.log(1 + total / frequency) / math.log(1 + total)
 
 
-def _reason(terms: Iterable[int], weight: Callable[[int], float], vocabulary: Sequence[Term]) -> str:
+def _reason(weights: dict[Term, float]) -> str:
     """A short human reason: the weightiest shared terms of each kind (ties by value)."""
-    ranked = sorted(terms, key=lambda term: (-weight(term), vocabulary[term].value))
+    ranked = sorted(weights, key=lambda term: (-weights[term], term.value))
     parts = []
     for kind in _KINDS:
-        values = [vocabulary[term].value for term in ranked if vocabulary[term].kind == kind]
+        values = [term.value for term in ranked if term.kind == kind]
         if values:
             if kind == "sources":
                 parts.append(_LABELS[kind])
@@ -103,106 +101,279 @@ def _reason(terms: Iterable[int], weight: Callable[[int], float], vocabulary: Se
     return "；".join(parts)
 
 
-def _candidate_pairs(held: Sequence[frozenset[int]], proposing: frozenset[int]) -> list[tuple[int, int]]:
-    """Pairs (i, j), i < j, of dispatches that share a proposing term; sorted."""
-    postings: dict[int, list[int]] = defaultdict(list)
-    for number, own in enumerate(held):
-        for term in own & proposing:
-            postings[term].append(number)
-    candidates: set[tuple[int, int]] = set()
-    for members in postings.values():
-        for position, first in enumerate(members):
-            candidates.update(zip(repeat(first), members[position + 1 :]))
-    return sorted(candidates)
+@dataclass(eq=False, slots=True)
+class RelatedMemo:
+    """Linking's state between runs, so that a run rescores only the pairs a change can move.
 
-
-def _mentioned_in(
-    texts: Sequence[str],
-    held: Sequence[frozenset[int]],
-    mentionable: Sequence[frozenset[int]],
-    pairs: Sequence[tuple[int, int]],
-    vocabulary: Sequence[Term],
-) -> list[frozenset[int]]:
-    """For each text, the terms it mentions among those its candidate partners could share so.
-
-    Each (term, text) is asked once, however many partners ask it. A term can only
-    stand in a text that has every one of its characters: that set test is cheap,
-    the substring search only follows it.
+    A pair's score depends on the two dispatches, the number N of dispatches and how
+    many dispatches have each term it shares or mentions. While N stays, a change
+    moves only the pairs with a changed dispatch and the pairs of dispatches that have
+    a term whose count changed; a pair is a candidate as long as they share a term of
+    few enough dispatches, which moves only for those terms too. When N changes every
+    weight does, and every candidate pair is scored again (what texts mention is kept).
+    Scores are summed exactly (``math.fsum``), so they do not depend on the order terms
+    were numbered in, which differs between a run from scratch and a run that follows
+    others.
     """
-    partners: list[list[int]] = [[] for _ in texts]
-    for first, second in pairs:
-        partners[first].append(second)
-        partners[second].append(first)
-    letters = [frozenset(term.value) for term in vocabulary]
-    found: list[frozenset[int]] = []
-    for number, text in enumerate(texts):
-        asked = set().union(*(mentionable[other] for other in partners[number])) - held[number]
+
+    settings: RelatedConfig
+    total: int = -1  # N of the last run; -1 before the first
+    dispatches: dict[str, Dispatch] = field(default_factory=dict)  # by id, as last linked
+    terms: dict[str, frozenset[int]] = field(default_factory=dict)  # dispatch id -> its terms' numbers
+    numbers: dict[Term, int] = field(default_factory=dict)  # every term met, numbered as met
+    vocabulary: list[Term] = field(default_factory=list)  # number -> term
+    holders: dict[int, set[str]] = field(default_factory=dict)  # term number -> dispatch ids
+    partners: dict[str, set[str]] = field(default_factory=dict)  # candidate pairs, both ways
+    mentions: dict[str, dict[int, bool]] = field(default_factory=dict)  # id -> term -> its text has it
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # id -> partner -> score, when linked
+    links: dict[str, tuple[RelatedLink, ...]] = field(default_factory=dict)  # id -> its best links
+
+    def update(self, dispatches: Sequence[Dispatch]) -> dict[str, tuple[RelatedLink, ...]]:
+        """Link ``dispatches``, reusing what the last run found for what did not change."""
+        by_id = {dispatch.id: dispatch for dispatch in dispatches}
+        changed = {key for key, dispatch in by_id.items() if self.dispatches.get(key) != dispatch}
+        changed.update(self.dispatches.keys() - by_id.keys())
+        moved = self._recount(changed, by_id)
+        total = len(by_id)
+        run = _Run(self, by_id, total)
+        dirty = set(changed)
+        if total != self.total:
+            self.total = total
+            self._find_all_partners(run)
+            rescore = {
+                (first, second) for first, others in self.partners.items() for second in others if first < second
+            }
+            self.scores = {}
+            self.links = {}
+            dirty.update(by_id)
+        else:
+            rescore = self._repair_partners(changed, moved, run, dirty)
+        for first, second in rescore:
+            score = run.score(first, second)
+            if score >= self.settings.threshold:
+                self.scores.setdefault(first, {})[second] = score
+                self.scores.setdefault(second, {})[first] = score
+            else:
+                self.scores.get(first, {}).pop(second, None)
+                self.scores.get(second, {}).pop(first, None)
+            dirty.add(first)
+            dirty.add(second)
+        for key in dirty:
+            self.links.pop(key, None)
+            best = sorted((-round(score, 3), other) for other, score in self.scores.get(key, {}).items())
+            if best and key in by_id:
+                limit = self.settings.limit
+                self.links[key] = tuple(
+                    RelatedLink(other, -score, run.reason(key, other)) for score, other in best[:limit]
+                )
+            if not best:
+                self.scores.pop(key, None)
+        return {key: self.links[key] for key in sorted(self.links)}
+
+    def _recount(self, changed: set[str], by_id: Mapping[str, Dispatch]) -> dict[int, int]:
+        """Take in the changed dispatches' terms; the terms whose count changed, with their count before."""
+        before: dict[int, int] = {}
+        for key in changed:
+            old = self.terms.pop(key, frozenset())
+            dispatch = by_id.get(key)
+            new = frozenset(map(self._number, dispatch_terms(dispatch))) if dispatch else frozenset()
+            for term in old - new:
+                holding = self.holders[term]
+                before.setdefault(term, len(holding))
+                holding.discard(key)
+            for term in new - old:
+                holding = self.holders.setdefault(term, set())
+                before.setdefault(term, len(holding))
+                holding.add(key)
+            self.mentions.pop(key, None)
+            if dispatch is None:
+                del self.dispatches[key]
+            else:
+                self.terms[key] = new
+                self.dispatches[key] = dispatch
+        return {term: count for term, count in before.items() if len(self.holders[term]) != count}
+
+    def _number(self, term: Term) -> int:
+        number = self.numbers.get(term)
+        if number is None:
+            number = self.numbers[term] = len(self.vocabulary)
+            self.vocabulary.append(term)
+        return number
+
+    def _find_all_partners(self, run: _Run) -> None:
+        self.partners = {key: set() for key in self.terms}
+        for term, holding in self.holders.items():
+            if 1 < len(holding) <= run.proposing_limit:
+                for key in holding:
+                    self.partners[key].update(holding)
+        for key, found in self.partners.items():
+            found.discard(key)
+
+    def _repair_partners(
+        self, changed: set[str], moved: Mapping[int, int], run: _Run, dirty: set[str]
+    ) -> set[tuple[str, str]]:
+        """Find again the candidates of the dispatches a change touches; the pairs to score again.
+
+        Dispatches that lose a linked partner are added to ``dirty``.
+        """
+        proposing_limit = run.proposing_limit
+        again = {key for key in changed if key in self.terms}
+        for term, count in moved.items():
+            holding = self.holders[term]
+            # A term that starts or stops proposing pairs changes the candidates of all its holders.
+            if (len(holding) <= proposing_limit) != (count <= proposing_limit):
+                again.update(holding)
+        for key in changed - self.terms.keys():
+            for other in self.partners.pop(key, ()):
+                self._unpair(key, other, dirty)
+        rescore: set[tuple[str, str]] = set()
+        for key in sorted(again):
+            found = set()
+            for term in self.terms[key]:
+                holding = self.holders[term]
+                if len(holding) <= proposing_limit:
+                    found.update(holding)
+            found.discard(key)
+            known = self.partners.setdefault(key, set())
+            for other in known - found:
+                self._unpair(key, other, dirty)
+            for other in found - known:
+                self.partners.setdefault(other, set()).add(key)
+            self.partners[key] = found
+            rescore.update(_pair(key, other) for other in found)
+        # A term whose count changed weighs differently in every pair that shares or mentions it.
+        for term in moved:
+            for key in self.holders[term]:
+                rescore.update(_pair(key, other) for other in self.partners.get(key, ()))
+        return rescore
+
+    def _unpair(self, key: str, other: str, dirty: set[str]) -> None:
+        """``key`` and ``other`` are no longer candidates (``key`` may be gone)."""
+        self.partners.get(other, set()).discard(key)
+        for first, second in ((key, other), (other, key)):
+            if self.scores.get(first, {}).pop(second, None) is not None:
+                dirty.add(first)
+
+
+def _pair(first: str, second: str) -> tuple[str, str]:
+    return (first, second) if first < second else (second, first)
+
+
+class _Run:
+    """One run's limits, weights, term sets and texts, each computed when first asked."""
+
+    def __init__(self, memo: RelatedMemo, by_id: Mapping[str, Dispatch], total: int) -> None:
+        config = memo.settings
+        self.memo = memo
+        self.by_id = by_id
+        self.total = total
+        self.limit = config.cardinality_threshold * total
+        self.proposing_limit = min(self.limit, max(_PROPOSING_MIN, math.isqrt(total)))
+        self.kind_weights = {kind: _kind_weight(kind, config) for kind in _KINDS}
+        self.weighed: dict[str, frozenset[int]] = {}
+        self.mentionable: dict[str, frozenset[int]] = {}
+        self.texts: dict[str, tuple[str, frozenset[str]]] = {}
+        self.shared_weights: dict[int, float] = {}
+        self.mention_weights: dict[int, float] = {}
+
+    def _count(self, term: int) -> int:
+        return len(self.memo.holders[term])
+
+    def _weighed(self, key: str) -> frozenset[int]:
+        """The dispatch's terms that count when shared: those of at most ``limit`` dispatches."""
+        found = self.weighed.get(key)
+        if found is None:
+            holders, limit = self.memo.holders, self.limit
+            found = self.weighed[key] = frozenset(term for term in self.memo.terms[key] if len(holders[term]) <= limit)
+        return found
+
+    def _mentionable(self, key: str) -> frozenset[int]:
+        """The dispatch's terms that count when another's text mentions them."""
+        found = self.mentionable.get(key)
+        if found is None:
+            vocabulary, holders, limit = self.memo.vocabulary, self.memo.holders, self.limit
+            found = self.mentionable[key] = frozenset(
+                term
+                for term in self.memo.terms[key]
+                if vocabulary[term].kind in _MENTIONABLE_KINDS
+                and len(vocabulary[term].value) >= _MENTION_MIN_CHARS
+                and len(holders[term]) + 1 <= limit
+            )
+        return found
+
+    def _mentioned(self, described: str, other: str) -> list[int]:
+        """What ``described`` was described by and ``other``'s title or text mentions (never what both were).
+
+        Each (term, text) is searched once, and not again while the text stays; a term
+        can only stand in a text that has every one of its characters: that set test is
+        cheap, the substring search only follows it.
+        """
+        asked = self._mentionable(described) - self.memo.terms[other]
         if not asked:
-            found.append(frozenset())
-            continue
-        ordered = list(asked)
-        spelled = compress(ordered, map(frozenset(text).issuperset, map(letters.__getitem__, ordered)))
-        found.append(frozenset(term for term in spelled if vocabulary[term].value in text))
-    return found
+            return []
+        answers = self.memo.mentions.get(other)
+        if answers is None:
+            answers = self.memo.mentions[other] = {}
+        unknown = asked.difference(answers)
+        if unknown:
+            text, letters = self._text(other)
+            vocabulary = self.memo.vocabulary
+            for term in unknown:
+                value = vocabulary[term].value
+                answers[term] = letters.issuperset(value) and value in text
+        return list(filter(answers.__getitem__, asked))
+
+    def _text(self, key: str) -> tuple[str, frozenset[str]]:
+        found = self.texts.get(key)
+        if found is None:
+            dispatch = self.by_id[key]
+            text = f"{dispatch.title}\n{dispatch.text}"
+            found = self.texts[key] = (text, frozenset(text))
+        return found
+
+    def _shared_weight(self, term: int) -> float:
+        weight = self.shared_weights.get(term)
+        if weight is None:
+            kind = self.memo.vocabulary[term].kind
+            weight = self.shared_weights[term] = self.kind_weights[kind] * rarity(self._count(term), self.total)
+        return weight
+
+    def _mention_weight(self, term: int) -> float:
+        """A mentioned term is known to stand in one more dispatch than were described by it."""
+        weight = self.mention_weights.get(term)
+        if weight is None:
+            kind = self.memo.vocabulary[term].kind
+            weight = self.mention_weights[term] = self.kind_weights[kind] * rarity(self._count(term) + 1, self.total)
+        return weight
+
+    def _shared(self, first: str, second: str) -> tuple[frozenset[int], list[int]]:
+        """What the pair shares: terms both were described by, and terms one's text mentions.
+
+        The mentioned terms of the two directions are distinct: each is a term of one
+        dispatch that the other was not described by.
+        """
+        shared = self._weighed(first) & self._weighed(second)
+        return shared, self._mentioned(first, second) + self._mentioned(second, first)
+
+    def score(self, first: str, second: str) -> float:
+        shared, mentioned = self._shared(first, second)
+        return math.fsum([*map(self._shared_weight, shared), *map(self._mention_weight, mentioned)])
+
+    def reason(self, first: str, second: str) -> str:
+        shared, mentioned = self._shared(first, second)
+        weights = {self.memo.vocabulary[term]: self._shared_weight(term) for term in shared}
+        weights.update((self.memo.vocabulary[term], self._mention_weight(term)) for term in mentioned)
+        return _reason(weights)
 
 
 def related_links(dispatches: Sequence[Dispatch], config: RelatedConfig) -> dict[str, tuple[RelatedLink, ...]]:
     """For each dispatch id that has any, its related dispatches, best first."""
-    total = len(dispatches)
-    described = [dispatch_terms(dispatch) for dispatch in dispatches]
-    frequency: Counter[Term] = Counter()
-    for own in described:
-        frequency.update(own)
-    # Every term gets a number in sorted order; all that follows works on the numbers.
-    vocabulary = sorted(frequency)
-    numbers = {term: number for number, term in enumerate(vocabulary)}
-    held = [frozenset(map(numbers.__getitem__, own)) for own in described]
-    counts = [frequency[term] for term in vocabulary]
-    kind_weights = [_kind_weight(term.kind, config) for term in vocabulary]
-    limit = config.cardinality_threshold * total
-    proposing_limit = min(limit, max(_PROPOSING_MIN, math.isqrt(total)))
-    # A shared term weighs by its own frequency; a mentioned one as if one more dispatch held it.
-    shared_weight = [weight * rarity(count, total) for weight, count in zip(kind_weights, counts)]
-    mention_weight = [weight * rarity(count + 1, total) for weight, count in zip(kind_weights, counts)]
-    counted_when_shared = frozenset(number for number, count in enumerate(counts) if count <= limit)
-    counted_when_mentioned = frozenset(
-        number
-        for number, (term, count) in enumerate(zip(vocabulary, counts))
-        if term.kind in _MENTIONABLE_KINDS and len(term.value) >= _MENTION_MIN_CHARS and count + 1 <= limit
-    )
-    proposing = frozenset(number for number, count in enumerate(counts) if count <= proposing_limit)
-    pairs = _candidate_pairs(held, proposing)
-    weighed = [own & counted_when_shared for own in held]
-    mentionable = [own & counted_when_mentioned for own in held]
-    texts = [f"{dispatch.title}\n{dispatch.text}" for dispatch in dispatches]
-    mentioned_in = _mentioned_in(texts, held, mentionable, pairs, vocabulary)
-    shared_of, mention_of = shared_weight.__getitem__, mention_weight.__getitem__
-    # (first, second, score, shared terms, mentioned terms) of every pair that reaches the threshold
-    linked: list[tuple[int, int, float, frozenset[int], frozenset[int]]] = []
-    for first, second in pairs:
-        shared = weighed[first] & weighed[second]
-        # What one was described by and the other mentions (never what both were described by).
-        mentioned = (mentionable[first] & mentioned_in[second]) | (mentionable[second] & mentioned_in[first])
-        # Summed in the sets' order, which depends on the numbers alone: deterministic.
-        score = sum(map(shared_of, shared)) + sum(map(mention_of, mentioned))
-        if score >= config.threshold:
-            linked.append((first, second, score, shared, mentioned))
-    ends: dict[int, list[tuple[float, str, int]]] = defaultdict(list)
-    for index, (first, second, score, _, _) in enumerate(linked):
-        ends[first].append((-round(score, 3), dispatches[second].id, index))
-        ends[second].append((-round(score, 3), dispatches[first].id, index))
-    reasons: dict[int, str] = {}  # a link's reason is written only when some dispatch keeps the link
+    return related_links_incremental(dispatches, config, None)[0]
 
-    def why(index: int) -> str:
-        if index not in reasons:
-            _, _, _, shared, mentioned = linked[index]
-            weight = {**dict(zip(shared, map(shared_of, shared))), **dict(zip(mentioned, map(mention_of, mentioned)))}
-            reasons[index] = _reason(weight, weight.__getitem__, vocabulary)
-        return reasons[index]
 
-    return {
-        dispatches[number].id: tuple(
-            RelatedLink(other, -score, why(index)) for score, other, index in sorted(links)[: config.limit]
-        )
-        for number, links in sorted(ends.items())
-    }
+def related_links_incremental(
+    dispatches: Sequence[Dispatch], config: RelatedConfig, previous: RelatedMemo | None
+) -> tuple[dict[str, tuple[RelatedLink, ...]], RelatedMemo]:
+    """``related_links``, and the memo for the next run; ``previous`` (the last run's) is updated in place."""
+    memo = previous if previous is not None and previous.settings == config else RelatedMemo(config)
+    return memo.update(dispatches), memo

@@ -6,7 +6,7 @@ import dataclasses
 
 from generator.config import RelatedConfig
 from generator.models import DateInfo, Dispatch
-from generator.related import rarity, related_links
+from generator.related import rarity, related_links, related_links_incremental
 
 
 def make_dispatch(
@@ -79,3 +79,18 @@ def test_a_keyword_whose_characters_are_scattered_in_the_text_is_not_mentioned()
     a = make_dispatch("d-001_a", people=("李强",), keywords=("四应四尽", "动态清零"))
     scattered = make_dispatch("d-002_b", "四处应对，四面尽力；动态的清理，零星。", people=("李强",))
     assert related_links([a, scattered, *_others(8)], RelatedConfig()) == {}
+
+
+def test_a_dispatch_that_stops_sharing_a_term_leaves_its_partners_links() -> None:
+    a = make_dispatch("d-001_a", people=("王贺胜",), keywords=("社会面清零", "四应四尽"))
+    b = make_dispatch("d-002_b", people=("王贺胜",), keywords=("社会面清零", "四应四尽"))
+    others = _others(8)
+    links, memo = related_links_incremental([a, b, *others], RelatedConfig(), None)
+    assert [link.dispatch for link in links["d-001_a"]] == ["d-002_b"]
+    # Same number of dispatches, so the memo's pairs are repaired rather than found anew.
+    moved = dataclasses.replace(b, people=("李强",), keywords=("复工复产",))
+    links, memo = related_links_incremental([a, moved, *others], RelatedConfig(), memo)
+    assert links == related_links([a, moved, *others], RelatedConfig()) == {}
+    links, _ = related_links_incremental([a, b, *others], RelatedConfig(), memo)
+    assert links == related_links([a, b, *others], RelatedConfig())
+    assert [link.dispatch for link in links["d-002_b"]] == ["d-001_a"]
