@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import feedparser
+import jinja2
 import pytest
 import yaml
 from markupsafe import escape
@@ -532,3 +533,16 @@ def test_article_bodies_are_written_as_markdown_it_writes_them() -> None:
             replace(article, dateline=replace(dateline, text="**")),
         ):
             assert article_body_html(variant) == to_html(article_body_markdown(variant)), variant.paragraphs
+
+
+def test_cleaning_change_rows_are_escaped_as_a_template_would() -> None:
+    loop = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(
+        "{% for change in changes %}\n"
+        '          <tr><td>{{ change.line }}</td><td>{{ change.kind }}</td><td class="text">'
+        '{{ change.before|replace("\\n", "⏎") }}</td><td class="text">{{ change.after|replace("\\n", "⏎") }}</td></tr>\n'
+        "{% endfor %}"
+    )
+    hostile = [Change("<kind>", 3, "a\nb & 'c' \"d\"", "<script>"), Change("join-lines", 4, "", "é\n")]
+    for changes in (hostile, hostile + [Change("nul", 5, "a\0b", "\0")], []):
+        expected = loop.render(changes=changes)
+        assert str(render.change_rows(changes)) + ("\n" if changes else "") == expected
