@@ -154,11 +154,14 @@ def extract_people(text: str, context: str | None = None) -> tuple[str, ...]:
         sizes = (4, 3) if chunk[-4:-2] in SURNAMES_TWO else (3, 2)
         for size in sizes:
             candidate = chunk[-size:]
-            if len(candidate) == size and _surname_prefix(candidate) and _stands_alone(candidate, whole):
-                cut = begin + len(chunk) - size
-                if cut == 0 or not is_han(text[cut - 1]) or text.endswith(TITLES, 0, cut):
-                    found[candidate] += 1
-                    break
+            if len(candidate) != size or not _surname_prefix(candidate):
+                continue
+            # What stands before the name is tested first: it is cheap, and it is often
+            # more Han text, which rules the name out.
+            cut = begin + len(chunk) - size
+            if (cut == 0 or not is_han(text[cut - 1]) or text.endswith(TITLES, 0, cut)) and _stands_alone(candidate, whole):
+                found[candidate] += 1
+                break
     counts = Counter({name: text.count(name) for name in found})
     return tuple(sorted(counts, key=lambda name: (-counts[name], name)))
 
