@@ -5,8 +5,9 @@ Everything lives in ``.jianbao-cache/`` beside the output folder (git-ignored):
 - ``<output>.record.json``: the build record: the keys of the inputs the site was built
   from and, for every output file, its sha256, size and mtime. A build whose inputs
   have the same keys as the record, over an output that still matches it, writes nothing.
-- ``<output>.collection.pickle``: the last gathered collection with the key it was
-  gathered under, so a theme edit (or no edit) skips every stage before rendering.
+- ``<output>.memo.pickle``: the memo of the last build (``pipeline.BuildMemo``: its
+  collection and each stage's reusable work), under the identity of the code, config
+  and environment it was made with; a build under another identity ignores it.
 - ``stages/``: per source, the result of clean, split and describe, keyed on everything
   those stages read (the source's bytes, name and sidecar, the config digest and the
   generator's code), so changing one source redoes only that source's stages.
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config
-from .models import Article, BuildReport, Collection, Problem, Skipped, Source, Text
+from .models import Article, BuildReport, Problem, Skipped, Source, Text
 from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
@@ -186,7 +187,6 @@ class BuildCache:
         self.folder = output.parent / CACHE_FOLDER
         self.lock_file = self.folder / f"{output.name}.lock"
         self._record_file = self.folder / f"{output.name}.record.json"
-        self._collection_file = self.folder / f"{output.name}.collection.pickle"
         self._memo_file = self.folder / f"{output.name}.memo.pickle"
         self._stages = self.folder / "stages"
 
@@ -249,23 +249,6 @@ class BuildCache:
         if present.keys() != record.files.keys():
             return False
         return all(unchanged_since(stat, record.files[path]) for path, stat in present.items())
-
-    # The gathered collection -----------------------------------------------------
-
-    def load_collection(self, key: str) -> Collection | None:
-        try:
-            with open(self._collection_file, "rb") as handle:
-                if handle.readline().rstrip(b"\n") != key.encode("ascii"):
-                    return None
-                collection = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            return None
-        return collection if isinstance(collection, Collection) else None
-
-    def save_collection(self, key: str, collection: Collection) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        data = key.encode("ascii") + b"\n" + pickle.dumps(collection, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_atomically(self._collection_file, data)
 
     # The memo of the last build ---------------------------------------------------
 

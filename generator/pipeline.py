@@ -5,26 +5,64 @@
     write                                              (build)
 
 The whole collection is gathered before anything is rendered: variant readings and
-related links need every source. ``build`` and ``serve`` both call ``build``.
+related links need every source. ``build`` (the command) and ``serve`` both call
+``rebuild``; ``serve`` keeps the ``BuildMemo`` of its last build in memory, ``build``
+keeps it in the cache folder.
+
+Every stage can reuse the work of the previous build, each keyed on its own inputs:
+ingest on the bytes of a file and of its sidecar, clean/split/describe on
+``cache.stage_key``, collate on the articles themselves (``collate.CollateMemo``),
+render on a key per page that covers everything the page shows, search on each
+dispatch's document, write on the hashes of the files. A build that reuses a memo
+writes the same bytes as a build from nothing (``--clean``); the tests check it.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import accessions, cache, ingest, output
 from .cache import ReadSources, SourceResult
 from .config import Config
-from .models import Article, BuildReport, Collection, Page, Problem, Source, Text
+from .models import Article, BuildReport, Collection, Page, Problem, Skipped, Source, Text
+
+if TYPE_CHECKING:
+    from .collate import CollateMemo
+    from .search import SearchMemo
 
 # The stage modules (clean, split, describe, collate, render, search, manifest) are
 # imported by the functions that run them, not here: together they take half a second
 # to import, longer than the whole of a build that finds nothing to do.
 
-# Below this many sources the cost of starting worker processes outweighs the gain.
-_PARALLEL_MIN_SOURCES = 64
+IngestKey = tuple[str, str, str | None]  # file, sha256 of its bytes, sha256 of its sidecar (None: no sidecar)
+IngestResult = tuple[Source | None, Skipped | None, list[Problem]]
+
+
+@dataclass(eq=False)
+class BuildMemo:
+    """The work one build leaves for the next to reuse.
+
+    Reused only by a build of the same generator code, config and environment
+    (``identity``). The collate memo inside is updated in place by the build it is given
+    to, so a memo whose build failed must be dropped.
+    """
+
+    identity: str
+    gather_key: str  # the inputs ``collection`` was gathered from
+    collection: Collection
+    ingested: dict[IngestKey, IngestResult] = field(default_factory=dict)
+    read: dict[str, SourceResult] = field(default_factory=dict)  # cache.stage_key -> result
+    collate: CollateMemo | None = None
+    search: SearchMemo | None = None
+    render_keys: dict[str, str] = field(default_factory=dict)  # output path -> render key
+    # The build record the render keys describe (its ``taken_at_ns``): a page is kept
+    # only when its file is the one that record lists, so keys from any other build are
+    # not used.
+    record_token: int = -1
 
 
 def read_source(source: Source, config: Config) -> SourceResult:
@@ -39,24 +77,37 @@ def read_source(source: Source, config: Config) -> SourceResult:
 
 def read_sources(sources: tuple[Source, ...], config: Config) -> list[SourceResult]:
     """``read_source`` over every source, on every core when there are enough of them."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(sources) < _PARALLEL_MIN_SOURCES or workers < 2:
-        return [read_source(source, config) for source in sources]
-    from concurrent.futures import ProcessPoolExecutor  # only when there is a pool to start
+    from . import parallel
 
-    chunk = max(1, len(sources) // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read_source, sources, [config] * len(sources), chunksize=chunk))
+    return parallel.read_sources(sources, config)
 
 
-def gather(config: Config, read: ReadSources | None = None, *, record_accessions: bool = False) -> Collection:
+@dataclass
+class _Reuse:
+    """What ``gather`` may take from a previous build, and collects for the next."""
+
+    content: Mapping[str, cache.FileState]  # the content folder's files as the build found them
+    ingested: dict[IngestKey, IngestResult]
+    read: dict[str, SourceResult]
+    collate: CollateMemo | None
+
+
+def gather(
+    config: Config,
+    read: ReadSources | None = None,
+    *,
+    record_accessions: bool = False,
+    reuse: _Reuse | None = None,
+) -> Collection:
     """Run every stage up to the catalog: the whole collection.
 
     ``read`` runs the per-source stages; ``build`` passes one that takes unchanged
-    sources from its cache. Only with ``record_accessions`` is anything written: the
-    accession register's entries for files it has not seen before.
+    sources from its caches. Only with ``record_accessions`` is anything written: the
+    accession register's entries for files it has not seen before. ``reuse`` carries a
+    previous build's work in and this one's out.
     """
-    sources, skipped, problems = ingest.ingest(config.content_path)
+    reader = ingest.read_file if reuse is None else _reusing_reader(config.content_path, reuse)
+    sources, skipped, problems = ingest.ingest(config.content_path, reader)
     if record_accessions:
         dates, register_problems = accessions.record_new(config.content_path, (s.file for s in sources), accessions.today())
     else:
@@ -75,7 +126,10 @@ def gather(config: Config, read: ReadSources | None = None, *, record_accessions
         )
     from . import collate
 
-    collated, dispatches = collate.collate(tuple(articles), config)
+    if reuse is None:
+        collated, dispatches = collate.collate(tuple(articles), config)
+    else:
+        collated, dispatches, reuse.collate = collate.collate_incremental(tuple(articles), config, reuse.collate)
     return Collection(
         sources=sources,
         skipped=skipped,
@@ -84,6 +138,31 @@ def gather(config: Config, read: ReadSources | None = None, *, record_accessions
         dispatches=dispatches,
         problems=tuple(all_problems),
     )
+
+
+def _reusing_reader(content: Path, reuse: _Reuse) -> ingest.ReadFile:
+    """``ingest.read_file``, answered from the previous build for files whose bytes are the same."""
+    previous = reuse.ingested
+    reuse.ingested = {}
+
+    def read(path: Path, relative: str) -> IngestResult:
+        state = reuse.content.get(relative)
+        sidecar = reuse.content.get(relative + ingest.SIDECAR_SUFFIX)
+        if state is None:  # a file that appeared after the content was fingerprinted
+            return ingest.read_file(path, relative)
+        key = (relative, state.sha256, sidecar.sha256 if sidecar is not None else None)
+        result = previous.get(key)
+        if result is None:
+            result = ingest.read_file(path, relative)
+        reuse.ingested[key] = result
+        return result
+
+    return read
+
+
+def _stored_memo(store: cache.BuildCache, identity: str) -> BuildMemo | None:
+    stored = store.load_memo(identity)
+    return stored if isinstance(stored, BuildMemo) and stored.identity == identity else None
 
 
 def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
@@ -100,8 +179,30 @@ def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
 def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> BuildReport:
     """Gather, render and write the site into config.output_path, redoing only what changed.
 
-    ``clean_build`` ignores every cache and writes every file anew.
+    ``clean_build`` ignores every cache and writes every file anew. The work this build
+    can leave to the next is kept in the cache folder.
     """
+    return rebuild(config, None, clean_build=clean_build, quiet=quiet, persist=True)[0]
+
+
+def rebuild(
+    config: Config,
+    memo: BuildMemo | None,
+    *,
+    clean_build: bool = False,
+    quiet: bool = False,
+    persist: bool = False,
+) -> tuple[BuildReport, BuildMemo | None]:
+    """``build`` with the memo of the previous build in hand, and the memo for the next.
+
+    With no memo, the one kept in the cache folder is read when there is work to do.
+    ``persist`` (the build command, which exits after) stores the new memo in the cache
+    folder; without it (``serve``, which keeps the memo in memory) a build that finds
+    nothing to do still reads the stored memo, so the first edit does not wait for it.
+    """
+    from . import manifest, render, search
+    from .theme import Theme
+
     started = time.perf_counter()
     progress = output.Progress(not quiet)
     store = cache.BuildCache(config.output_path)
@@ -110,22 +211,60 @@ def build(config: Config, *, clean_build: bool = False, quiet: bool = False) -> 
         inputs = cache.fingerprint(config, record.inputs if record is not None else None)
         if record is not None and record.inputs == inputs and store.site_matches(record):
             # Nothing the site is made from has changed and nobody touched it: write nothing.
-            return replace(record.report, written=0, seconds=time.perf_counter() - started)
-        collection = None if clean_build else store.load_collection(inputs.gather)
-        if collection is None:
+            if memo is None and not persist:
+                memo = _stored_memo(store, cache.identity(config))
+            return replace(record.report, written=0, seconds=time.perf_counter() - started), memo
+        identity = cache.identity(config)
+        if clean_build:
+            memo = None
+        elif memo is None:
+            memo = _stored_memo(store, identity)
+        if memo is not None and memo.identity != identity:
+            memo = None
+
+        if memo is not None and memo.gather_key == inputs.gather:
+            collection = memo.collection  # only the theme changed (or the output was touched)
+        else:
+            reuse = _Reuse(
+                content=inputs.content,
+                ingested=memo.ingested if memo is not None else {},
+                read=memo.read if memo is not None else {},
+                collate=memo.collate if memo is not None else None,
+            )
+            previous, memo = memo, None  # its collate memo is updated in place: never reuse it after this
 
             def cached(sources: tuple[Source, ...], settings: Config) -> list[SourceResult]:
-                return store.read_sources(sources, settings, read_sources, use_cache=not clean_build, progress=progress)
+                return store.read_sources(sources, settings, read_sources, known=reuse.read, use_cache=not clean_build, progress=progress)
 
-            collection = gather(config, cached, record_accessions=True)
+            collection = gather(config, cached, record_accessions=True, reuse=reuse)
             # Files new to the archive were just entered in the register, which is content:
             # the collection was gathered from the content as it stands now.
             inputs = cache.fingerprint(config, inputs)
-            store.save_collection(inputs.gather, collection)
-        pages = render_site(collection, config)
+            memo = BuildMemo(identity, inputs.gather, collection, reuse.ingested, reuse.read, reuse.collate)
+            if previous is not None:
+                memo.search, memo.render_keys, memo.record_token = previous.search, previous.render_keys, previous.record_token
+
+        # Pages whose file is still as the last build wrote it and whose key is unchanged
+        # are not rendered again; they are kept as they are.
+        present, intact = output.intact_files(config.output_path, record.files) if record is not None else ({}, set())
+        same_build = record is not None and memo.record_token == record.inputs.taken_at_ns
+        unchanged = {path: key for path, key in memo.render_keys.items() if path in intact} if same_build else {}
+        rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged)
+        theme = Theme(config)
+        search_pages = search.search_pages(collection, config, theme)
+        made = rendered.pages + search_pages
+        kept = {path for path in rendered.keys if path in unchanged and unchanged[path] == rendered.keys[path]}
+        assert record is not None or not kept
+        fixities = [manifest.fixity(page) for page in made]
+        fixities += [manifest.Fixity(path, record.files[path].sha256, record.files[path].size) for path in kept] if record else []
+        pages = made + (manifest.manifest_page(fixities, collection),)
         known = None if clean_build else (record.files if record is not None else {})
-        written = output.write_site(pages, config.output_path, record=known, progress=progress)
-        report = BuildReport.of(collection, len(pages), len(written.written), time.perf_counter() - started)
+        written = output.write_site(pages, config.output_path, record=known, kept=kept, present=present or None, progress=progress)
+        memo.render_keys = dict(rendered.keys)
+        memo.record_token = inputs.taken_at_ns
+        report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
         store.save_record(cache.BuildRecord(inputs, dict(written.files), report))
+        if persist:
+            store.save_memo(identity, memo)
     progress.finish()
-    return report
+    return report, memo

@@ -141,6 +141,7 @@ class Preview:
         self._log = log
         self.config = load_config()
         self.state = BuildState(0, None, "")
+        self._memo: pipeline.BuildMemo | None = None
         self._changed = threading.Condition()
         self._stopping = False
         self._last_event = 0.0
@@ -164,10 +165,12 @@ class Preview:
         written = 0
         try:
             self.config = self._load_config()
-            report = pipeline.build(self.config, quiet=True)
+            # The memo of the last build stays in memory, so an edit redoes only what it touches.
+            report, self._memo = pipeline.rebuild(self.config, self._memo, quiet=True)
             written = report.written
             self._log(report.summary())
         except Exception as failure:  # any failure must leave the server up, showing it
+            self._memo = None  # the failed build may have updated parts of it in place
             error = describe_failure(failure)
             details = "".join(traceback.format_exception(failure))
             self._log(f"build failed: {error}")

@@ -13,11 +13,12 @@ import json
 import os
 import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from generator import accessions, cache, output, pipeline
+from generator import accessions, cache, output, pipeline, search
 from generator.config import Config, load_config
 from generator.models import Page
 
@@ -241,7 +242,7 @@ def test_clean_ignores_a_stale_stage_cache(project: Path) -> None:
     stale = tuple(dataclasses.replace(article, headline="陈旧的缓存标题") for article in articles)
     entry.write_bytes(pickle.dumps((text, stale, problems)))
     # Without the gathered collection and the record, the next build must read the stages.
-    (project.parent / cache.CACHE_FOLDER / "output.collection.pickle").unlink()
+    (project.parent / cache.CACHE_FOLDER / "output.memo.pickle").unlink()
     (project.parent / cache.CACHE_FOLDER / "output.record.json").unlink()
     catalog = project.parent / "output" / "catalog.json"
     build(project)
@@ -269,11 +270,12 @@ def test_a_failed_build_leaves_the_previous_site(project: Path, monkeypatch: pyt
     before = files_state(site)
     project.write_text(project.read_text(encoding="utf-8").replace("title: 剪报 Jianbao", "title: 新"), encoding="utf-8")
 
-    def broken(collection, config):  # type: ignore[no-untyped-def]
-        raise RuntimeError("render failed")
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("search failed")
 
-    monkeypatch.setattr(pipeline, "render_site", broken)
-    with pytest.raises(RuntimeError):
+    # Render has run by then: its pages must not reach the site either.
+    monkeypatch.setattr(search, "search_pages", broken)
+    with pytest.raises(RuntimeError, match="search failed"):
         build(project)
     assert files_state(site) == before
 
@@ -358,3 +360,72 @@ def test_write_site_refuses_to_keep_a_file_changed_since_the_record(tmp_path: Pa
     with pytest.raises(ValueError, match="^a file to keep is missing or changed since the build record$"):
         output.write_site((), site, record=first.files, kept={"a/index.html"})
     assert (site / "a" / "index.html").read_bytes() == b"edited by hand"
+
+
+# Incremental builds against clean ones ----------------------------------------------
+
+
+def _edits(project: Path) -> list[tuple[str, Callable[[], None]]]:
+    """Each kind of input change, applied in turn to the seed project."""
+    content = project.parent / "content"
+    first, second = source_files(project)[:2]
+
+    def append() -> None:
+        first.write_text(first.read_text(encoding="utf-8") + "\n\n增补一段测试文字，用来检验增量构建。\n", encoding="utf-8")
+
+    def reprint() -> None:
+        # Another paper's copy of the second source: its articles join existing dispatches.
+        text = second.read_text(encoding="utf-8").replace("。", "。", 1)
+        (content / "zz_reprint.txt").write_text(text.replace("记者", "本报记者", 1), encoding="utf-8")
+
+    def retitle() -> None:
+        lines = second.read_text(encoding="utf-8").split("\n")
+        index = next(i for i, line in enumerate(lines) if line.strip())
+        lines[index] = lines[index].strip() + "（修订）"
+        second.write_text("\n".join(lines), encoding="utf-8")
+
+    def sidecar() -> None:
+        Path(f"{first}.yaml").write_text("date: 2022-05-07\npublication: 测试日报\n", encoding="utf-8")
+
+    def template() -> None:
+        base = project.parent / "themes" / "default" / "templates" / "base.html"
+        base.write_text(base.read_text(encoding="utf-8") + "<!-- edited -->\n", encoding="utf-8")
+
+    def setting() -> None:
+        project.write_text(project.read_text(encoding="utf-8").replace("page_size: 50", "page_size: 2"), encoding="utf-8")
+
+    def remove() -> None:
+        (content / "zz_reprint.txt").unlink()
+
+    return [("append", append), ("reprint", reprint), ("retitle", retitle), ("sidecar", sidecar),
+            ("template", template), ("setting", setting), ("remove", remove)]
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {path: data for path, (_, _, data) in files_state(folder).items()}
+
+
+@pytest.mark.parametrize("memo_in_memory", [False, True], ids=["build", "serve"])
+def test_after_every_kind_of_edit_the_site_equals_a_clean_build(tmp_path: Path, memo_in_memory: bool) -> None:
+    """What an incremental build reuses (read sources, collation, unchanged pages, the
+    search index) never shows: after each edit its output equals a --clean build's."""
+    project = make_project(tmp_path / "project")
+    memo: pipeline.BuildMemo | None = None
+
+    def incremental() -> pipeline.BuildReport:
+        nonlocal memo
+        if not memo_in_memory:
+            return build(project)
+        report, memo = pipeline.rebuild(load(project), memo, quiet=True)
+        return report
+
+    incremental()
+    for name, edit in _edits(project):
+        edit()
+        report = incremental()
+        clean_output = tmp_path / f"clean-{name}"
+        clean = pipeline.build(dataclasses.replace(load(project), output_dir=str(clean_output)), clean_build=True, quiet=True)
+        assert _contents(project.parent / "output") == _contents(clean_output), name
+        assert (report.sources, report.articles, report.dispatches, report.pages) == (
+            clean.sources, clean.articles, clean.dispatches, clean.pages
+        ), name

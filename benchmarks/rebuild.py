@@ -1,0 +1,64 @@
+"""Time what ``serve`` does when an archivist edits one source: a rebuild with the memo of
+the last build in memory (``pipeline.rebuild``), the code path ``serve`` runs.
+
+    .venv/bin/python benchmarks/rebuild.py --content DIR --output DIR --file NAME [--repeat 3]
+
+Builds (or finds built) the site, then ``--repeat`` times: appends a paragraph to
+content/NAME and rebuilds, then puts the file back and rebuilds; prints one JSON line
+with the seconds of each edit's rebuild and of each restoring one, and the files each
+wrote. The file is restored even if a build fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator import pipeline  # noqa: E402  (the repository's own package, not an installed one)
+from generator.config import load_config  # noqa: E402
+
+PARAGRAPH = "\n本报讯 这一段是为测量增量构建而加的。\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--content", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--file", required=True, help="the source to edit, by its name in content/")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    config = dataclasses.replace(
+        load_config(ROOT / "config.yaml"), content_dir=str(args.content.resolve()), output_dir=str(args.output.resolve())
+    )
+    started = time.perf_counter()
+    _, memo = pipeline.rebuild(config, None, quiet=True)
+    first = time.perf_counter() - started
+    path = config.content_path / args.file
+    original = path.read_bytes()
+    edits: list[dict[str, float | int]] = []
+    restores: list[dict[str, float | int]] = []
+    try:
+        for _ in range(args.repeat):
+            path.write_bytes(original + PARAGRAPH.encode("utf-8"))
+            started = time.perf_counter()
+            report, memo = pipeline.rebuild(config, memo, quiet=True)
+            edits.append({"seconds": round(time.perf_counter() - started, 3), "written": report.written})
+            path.write_bytes(original)
+            started = time.perf_counter()
+            report, memo = pipeline.rebuild(config, memo, quiet=True)
+            restores.append({"seconds": round(time.perf_counter() - started, 3), "written": report.written})
+    finally:
+        path.write_bytes(original)
+    print(json.dumps({"first": round(first, 3), "edits": edits, "restores": restores}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
