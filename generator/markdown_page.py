@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -51,40 +51,47 @@ def escape_markdown(text: str) -> str:
 
 
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
+# What that encoder does with a string, without its dispatch on the value's type.
+_encode_string = json.encoder.encode_basestring
 
 
 def _yaml_scalar(value: object) -> str:
     """A scalar as YAML: JSON's double-quoted strings, numbers, true/false and null are all YAML."""
-    text = _encode_json(value)
-    if _YAML_UNSAFE.search(text) is None:
-        return text
-    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
+    return _encode_string(value) if isinstance(value, str) else _encode_json(value)
 
 
-def _yaml_lines(data: dict[str, Any], indent: str) -> Iterator[str]:
+def _yaml_lines(lines: list[str], data: dict[str, Any], indent: str) -> None:
     for key, value in data.items():
         if isinstance(value, dict):
-            yield f"{indent}{key}:"
-            yield from _yaml_lines(value, indent + "  ")
+            lines.append(f"{indent}{key}:")
+            _yaml_lines(lines, value, indent + "  ")
         elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
-            yield f"{indent}{key}:"
+            lines.append(f"{indent}{key}:")
             for item in value:
-                lines = list(_yaml_lines(item, indent + "    "))
-                yield f"{indent}  - " + lines[0][len(indent) + 4 :]
-                yield from lines[1:]
+                item_lines: list[str] = []
+                _yaml_lines(item_lines, item, indent + "    ")
+                lines.append(f"{indent}  - " + item_lines[0][len(indent) + 4 :])
+                lines.extend(item_lines[1:])
         elif isinstance(value, list):
-            yield f"{indent}{key}: [" + ", ".join(_yaml_scalar(item) for item in value) + "]"
+            lines.append(f"{indent}{key}: [" + ", ".join(map(_yaml_scalar, value)) + "]")
         else:
-            yield f"{indent}{key}: {_yaml_scalar(value)}"
+            lines.append(f"{indent}{key}: {_yaml_scalar(value)}")
 
 
 def front_matter(data: dict[str, Any]) -> str:
     """YAML for a mapping of plain keys to strings, numbers, lists and mappings.
 
     Written by hand because PyYAML's representer costs a millisecond per source;
-    every scalar is quoted JSON-style, which YAML reads back as the same value.
+    every scalar is quoted JSON-style, which YAML reads back as the same value. The
+    characters YAML refuses can stand only inside those quoted scalars (the keys are
+    plain names), so they are escaped in one pass over the whole text.
     """
-    return "".join(line + "\n" for line in _yaml_lines(data, ""))
+    lines: list[str] = []
+    _yaml_lines(lines, data, "")
+    text = "".join(line + "\n" for line in lines)
+    if _YAML_UNSAFE.search(text) is None:
+        return text
+    return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
 
 
 def to_html(markdown: str) -> str:
