@@ -296,7 +296,7 @@ class _Grouping:
     settings: CollateConfig
     shingles: dict[str, frozenset[str]] = dataclasses.field(default_factory=dict)  # by article id
     key_lengths: dict[str, int] = dataclasses.field(default_factory=dict)  # by article id
-    holders: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # shingle -> article ids
+    holders: dict[str, list[str]] = dataclasses.field(default_factory=lambda: defaultdict(list))  # shingle -> ids
     probes: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # article id -> its probes
     last_probe: dict[str, _Rank | None] = dataclasses.field(default_factory=dict)  # article id -> rank
     probers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # shingle -> ids probing it
@@ -389,11 +389,14 @@ class _Grouping:
             found = shingles(key, settings.shingle, settings.sample)
             self.shingles[article_id] = found
             self.key_lengths[article_id] = len(key)
-            if before is not None:
+            if before is None and type(holders) is defaultdict:  # a first run: index in bulk
                 for shingle in found:
-                    before.setdefault(shingle, len(self.holders.get(shingle, ())))
+                    holders[shingle].append(article_id)
+                continue
             for shingle in found:
                 holding = holders.get(shingle)
+                if before is not None:
+                    before.setdefault(shingle, 0 if holding is None else len(holding))
                 if holding is None:
                     holders[shingle] = [article_id]
                 else:

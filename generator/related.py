@@ -35,8 +35,11 @@ character of the term occurs in the text.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from itertools import chain, compress
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .config import RelatedConfig
 from .models import Dispatch, RelatedLink
@@ -52,6 +55,7 @@ _MENTIONABLE_KINDS = ("people", "keywords")
 _MENTION_MIN_CHARS = 3
 # Terms of at most this many dispatches (or √N, if more) propose candidate pairs.
 _PROPOSING_MIN = 10
+_VALUE = operator.attrgetter("value")
 
 
 @dataclass(frozen=True, order=True)
@@ -259,6 +263,20 @@ def _pair(first: str, second: str) -> tuple[str, str]:
     return (first, second) if first < second else (second, first)
 
 
+class _Lazy(dict):  # type: ignore[type-arg]
+    """A dict that computes a missing value with ``make(key)`` and keeps it (reads stay at C speed)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
+
+
 class _Run:
     """One run's limits, weights, term sets and texts, each computed when first asked."""
 
@@ -270,99 +288,83 @@ class _Run:
         self.limit = config.cardinality_threshold * total
         self.proposing_limit = min(self.limit, max(_PROPOSING_MIN, math.isqrt(total)))
         self.kind_weights = {kind: _kind_weight(kind, config) for kind in _KINDS}
-        self.weighed: dict[str, frozenset[int]] = {}
-        self.mentionable: dict[str, frozenset[int]] = {}
-        self.texts: dict[str, tuple[str, frozenset[str]]] = {}
-        self.shared_weights: dict[int, float] = {}
-        self.mention_weights: dict[int, float] = {}
-
-    def _count(self, term: int) -> int:
-        return len(self.memo.holders[term])
+        # dispatch id -> its terms that count when shared: those of at most ``limit`` dispatches
+        self.weighed = _Lazy(self._weighed)
+        # dispatch id -> its terms that count when another's text mentions them
+        self.mentionable = _Lazy(self._mentionable)
+        self.texts = _Lazy(self._text)  # dispatch id -> (title and text, its characters)
+        self.mentioned_in = _Lazy(self._mentioned_in)  # dispatch id -> see _mentioned_in
+        # A shared term weighs by its own count; a mentioned one as if one more dispatch held it.
+        self.shared_weights = _Lazy(lambda term: self._weight(term, 0))
+        self.mention_weights = _Lazy(lambda term: self._weight(term, 1))
 
     def _weighed(self, key: str) -> frozenset[int]:
-        """The dispatch's terms that count when shared: those of at most ``limit`` dispatches."""
-        found = self.weighed.get(key)
-        if found is None:
-            holders, limit = self.memo.holders, self.limit
-            found = self.weighed[key] = frozenset(term for term in self.memo.terms[key] if len(holders[term]) <= limit)
-        return found
+        holders, limit = self.memo.holders, self.limit
+        return frozenset(term for term in self.memo.terms[key] if len(holders[term]) <= limit)
 
     def _mentionable(self, key: str) -> frozenset[int]:
-        """The dispatch's terms that count when another's text mentions them."""
-        found = self.mentionable.get(key)
-        if found is None:
-            vocabulary, holders, limit = self.memo.vocabulary, self.memo.holders, self.limit
-            found = self.mentionable[key] = frozenset(
-                term
-                for term in self.memo.terms[key]
-                if vocabulary[term].kind in _MENTIONABLE_KINDS
-                and len(vocabulary[term].value) >= _MENTION_MIN_CHARS
-                and len(holders[term]) + 1 <= limit
-            )
-        return found
+        vocabulary, holders, limit = self.memo.vocabulary, self.memo.holders, self.limit
+        return frozenset(
+            term
+            for term in self.memo.terms[key]
+            if vocabulary[term].kind in _MENTIONABLE_KINDS
+            and len(vocabulary[term].value) >= _MENTION_MIN_CHARS
+            and len(holders[term]) + 1 <= limit
+        )
 
-    def _mentioned(self, described: str, other: str) -> list[int]:
-        """What ``described`` was described by and ``other``'s title or text mentions (never what both were).
+    def _text(self, key: str) -> tuple[str, frozenset[str]]:
+        dispatch = self.by_id[key]
+        text = f"{dispatch.title}\n{dispatch.text}"
+        return text, frozenset(text)
+
+    def _weight(self, term: int, more: int) -> float:
+        kind = self.memo.vocabulary[term].kind
+        return self.kind_weights[kind] * rarity(len(self.memo.holders[term]) + more, self.total)
+
+    def _mentioned_in(self, key: str) -> frozenset[int]:
+        """The terms the dispatch's title or text mentions among those its candidate partners could share so.
 
         Each (term, text) is searched once, and not again while the text stays; a term
         can only stand in a text that has every one of its characters: that set test is
         cheap, the substring search only follows it.
         """
-        asked = self._mentionable(described) - self.memo.terms[other]
+        mentionable = self.mentionable
+        asked = set().union(*(mentionable[other] for other in self.memo.partners.get(key, ())))
+        asked.difference_update(self.memo.terms[key])
         if not asked:
-            return []
-        answers = self.memo.mentions.get(other)
+            return frozenset()
+        answers = self.memo.mentions.get(key)
         if answers is None:
-            answers = self.memo.mentions[other] = {}
-        unknown = asked.difference(answers)
+            answers = self.memo.mentions[key] = {}
+        unknown = list(asked.difference(answers))
         if unknown:
-            text, letters = self._text(other)
-            vocabulary = self.memo.vocabulary
-            for term in unknown:
-                value = vocabulary[term].value
-                answers[term] = letters.issuperset(value) and value in text
-        return list(filter(answers.__getitem__, asked))
+            text, letters = self.texts[key]
+            values = list(map(_VALUE, map(self.memo.vocabulary.__getitem__, unknown)))
+            spelled = list(map(letters.issuperset, values))
+            answers.update(zip(unknown, spelled))
+            for term, value in compress(zip(unknown, values), spelled):
+                answers[term] = value in text
+        return frozenset(filter(answers.__getitem__, asked))
 
-    def _text(self, key: str) -> tuple[str, frozenset[str]]:
-        found = self.texts.get(key)
-        if found is None:
-            dispatch = self.by_id[key]
-            text = f"{dispatch.title}\n{dispatch.text}"
-            found = self.texts[key] = (text, frozenset(text))
-        return found
+    def _shared(self, first: str, second: str) -> tuple[frozenset[int], frozenset[int]]:
+        """What the pair shares: terms both were described by, and what one was described by and the other mentions.
 
-    def _shared_weight(self, term: int) -> float:
-        weight = self.shared_weights.get(term)
-        if weight is None:
-            kind = self.memo.vocabulary[term].kind
-            weight = self.shared_weights[term] = self.kind_weights[kind] * rarity(self._count(term), self.total)
-        return weight
-
-    def _mention_weight(self, term: int) -> float:
-        """A mentioned term is known to stand in one more dispatch than were described by it."""
-        weight = self.mention_weights.get(term)
-        if weight is None:
-            kind = self.memo.vocabulary[term].kind
-            weight = self.mention_weights[term] = self.kind_weights[kind] * rarity(self._count(term) + 1, self.total)
-        return weight
-
-    def _shared(self, first: str, second: str) -> tuple[frozenset[int], list[int]]:
-        """What the pair shares: terms both were described by, and terms one's text mentions.
-
-        The mentioned terms of the two directions are distinct: each is a term of one
-        dispatch that the other was not described by.
+        A mentioned term is never one both were described by.
         """
-        shared = self._weighed(first) & self._weighed(second)
-        return shared, self._mentioned(first, second) + self._mentioned(second, first)
+        mentionable, mentioned_in = self.mentionable, self.mentioned_in
+        shared = self.weighed[first] & self.weighed[second]
+        mentioned = (mentionable[first] & mentioned_in[second]) | (mentionable[second] & mentioned_in[first])
+        return shared, mentioned
 
     def score(self, first: str, second: str) -> float:
         shared, mentioned = self._shared(first, second)
-        return math.fsum([*map(self._shared_weight, shared), *map(self._mention_weight, mentioned)])
+        weights = chain(map(self.shared_weights.__getitem__, shared), map(self.mention_weights.__getitem__, mentioned))
+        return math.fsum(weights)
 
     def reason(self, first: str, second: str) -> str:
         shared, mentioned = self._shared(first, second)
-        weights = {self.memo.vocabulary[term]: self._shared_weight(term) for term in shared}
-        weights.update((self.memo.vocabulary[term], self._mention_weight(term)) for term in mentioned)
+        weights = {self.memo.vocabulary[term]: self.shared_weights[term] for term in shared}
+        weights.update((self.memo.vocabulary[term], self.mention_weights[term]) for term in mentioned)
         return _reason(weights)
 
 
