@@ -168,6 +168,20 @@ class BuildRecord:
     report: BuildReport  # what the build reported, given again by a build that changes nothing
 
 
+def _dumps(value: object) -> bytes:
+    # Records pickled by their field values: two to three times quicker both ways than the
+    # dataclasses' own pickling (see parallel.py), which matters for a memo of 10,000 articles.
+    from .parallel import dumps  # parallel imports this module
+
+    return dumps(value)
+
+
+def _loads(data: bytes) -> object:
+    from .parallel import loads
+
+    return loads(data)
+
+
 def _states_json(states: Mapping[str, FileState]) -> dict[str, list[object]]:
     return {path: [s.sha256, s.size, s.mtime_ns] for path, s in sorted(states.items())}
 
@@ -258,7 +272,7 @@ class BuildCache:
             with open(self._memo_file, "rb") as handle:
                 if handle.readline().rstrip(b"\n") != identity.encode("ascii"):
                     return None
-                return pickle.load(handle)
+                return _loads(handle.read())
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             return None  # unreadable or from other code: build without it
 
@@ -266,7 +280,7 @@ class BuildCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self._memo_file.with_name(f"{self._memo_file.name}.{os.getpid()}.partial"), "wb") as handle:
             handle.write(identity.encode("ascii") + b"\n")
-            pickle.dump(memo, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(_dumps(memo))
         os.replace(handle.name, self._memo_file)
 
     # Per-source stages -----------------------------------------------------------
@@ -277,8 +291,8 @@ class BuildCache:
     def _load_stage(self, key: str) -> SourceResult | None:
         try:
             with open(self._stage_file(key), "rb") as handle:
-                result = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+                result = _loads(handle.read())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
             return None
         return result if isinstance(result, tuple) and len(result) == 3 else None
 
@@ -316,7 +330,7 @@ class BuildCache:
                 results[i] = result
                 path = self._stage_file(keys[i])
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _write_atomically(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+                _write_atomically(path, _dumps(result))
             progress.update("read", min(start + step, len(missing)), len(missing))
         self._prune_stages(set(keys))
         finished = [result for result in results if result is not None]

@@ -32,13 +32,14 @@ import os
 import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from operator import attrgetter
 from typing import Any
 
 from .cache import SourceResult
 from .config import Config
-from .models import Article, Block, Change, DateInfo, Dateline, Flag, Problem, Source, Text
+from . import models
+from .models import Article, Block, Change, Flag, Problem, Source, Text
 
 # Each process reads this many sources at least: for fewer, starting a worker costs
 # more than it saves.
@@ -57,8 +58,10 @@ def _by_fields(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     return lambda record: (cls, values(record))
 
 
-# Every record a parcel holds.
-_RECORDS = (Article, Block, Change, DateInfo, Dateline, Flag, Problem)
+# Every record of the pipeline: a parcel holds some, the build's caches all of them.
+_RECORDS = tuple(
+    value for value in vars(models).values() if isinstance(value, type) and is_dataclass(value) and value.__module__ == models.__name__
+)
 _DISPATCH = copyreg.dispatch_table.copy()
 _DISPATCH.update({cls: _by_fields(cls) for cls in _RECORDS})
 
