@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -198,8 +200,8 @@ def test_written_index_equals_lunr_py_index(workers: int) -> None:
 def test_engine_expands_each_shard_into_the_lunr_serialization(limit: int, tmp_path: Path) -> None:
     """What engine.js hands to lunr.Index.load is search.lunr_serialization of the shard."""
     documents = search.search_documents(SMALL)
-    write_pages(search.index_pages(documents, limit), tmp_path)
     index = search.build_index(documents)
+    write_pages(search.index_pages(documents, index, limit), tmp_path)
     shards = search.shard_terms(index, limit)
     script = (
         "const fs = require('fs'), vm = require('vm');"
@@ -211,7 +213,7 @@ def test_engine_expands_each_shard_into_the_lunr_serialization(limit: int, tmp_p
         "const out = [];"
         "for (let n = 0; n < Number(count); n++) {"
         " vm.runInContext(fs.readFileSync(site + '/search/index/shard-' + String(n).padStart(4, '0') + '.js', 'utf8'), context);"
-        " out.push(expand(data[n], data.manifest.fields)); }"
+        " out.push(expand(data[n], data.manifest)); }"
         "process.stdout.write(JSON.stringify(out));"
     )
     completed = subprocess.run(
@@ -228,16 +230,44 @@ def test_engine_expands_each_shard_into_the_lunr_serialization(limit: int, tmp_p
 
 def test_parallel_build_writes_the_same_bytes() -> None:
     documents = search.search_documents(SMALL)
-    assert search.index_pages(documents, 7, workers=1) == search.index_pages(documents, 7, workers=3)
+    assert search.index_pages(documents, search.build_index(documents, 1), 7) == search.index_pages(
+        documents, search.build_index(documents, 3), 7
+    )
 
 
-@pytest.mark.parametrize("score", [0.0625, 0.1875, 2.0005, 0.0004999, 0.012, 1.0, 10.0, 0.9996, 123.4565])
-def test_weights_in_thousandths_are_round_to_three_places(score: float) -> None:
-    """The written integer over 1000 is the number lunr.py's round(score, 3) gives."""
-    text = search._thousandths("%.3f,%d,%.3f" % (score, 12, score))
-    first, gap, second = (int(number) for number in text.split(","))
-    assert first / 1000 == round(score, 3) == second / 1000 and gap == 12
-    assert text == ",".join([str(first), "12", str(first)])
+# Scores next to a half thousandth, exact ties (odd sixteenths) among them, and others.
+ROUNDING_SCORES = [0.0625, 0.1875, 2.0005, 0.0004999, 0.0005, 0.012, 1.0, 10.0, 0.9996, 123.4565, 7.3125, 0.5625]
+
+
+@needs_node
+def test_engine_weights_equal_lunr_py_weights() -> None:
+    """engine.js computes each weight from the frequencies and lengths in the files: it
+    must be the very double lunr.py's arithmetic gives, its rounding ties included."""
+    rng = random.Random(5)
+    cases = [
+        [rng.uniform(0.01, 10.0), rng.randint(1, 60), rng.randint(0, 5000), rng.uniform(1.0, 3000.0), boost]
+        for boost in (1, 10)
+        for _ in range(5000)
+    ]
+    # idf * 2.2 / (norm + 1) with norm = 1.2 (length = average) is idf: these hit the ties.
+    cases += [[score, 1, 100, 100.0, 1] for score in ROUNDING_SCORES]
+    script = (
+        "const { weight } = require(process.argv[1]);"
+        "const K1 = 1.2, B = 0.75;"
+        "const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "process.stdout.write(JSON.stringify(cases.map(([idf, tf, length, average, boost]) =>"
+        " weight(idf, tf, K1 * (1 - B + B * (length / average)), boost))));"
+    )
+    completed = subprocess.run(
+        ["node", "-e", script, str(STATIC / "engine.js")],
+        input=json.dumps(cases).encode("utf-8"),
+        capture_output=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    expected = [search.field_weight(*case) for case in cases]
+    assert json.loads(completed.stdout) == expected
+    assert [search.field_weight(score, 1, 100, 100.0, 1) for score in (0.0625, 0.1875)] == [0.062, 0.188]
 
 
 @needs_node
@@ -263,11 +293,11 @@ def test_lunr_js_rejects_lunr_py_term_order() -> None:
 def test_sharded_results_equal_one_lunr_py_index(limit: int, tmp_path: Path) -> None:
     """engine.js over shards of any size answers exactly as lunr.js over lunr.py's index."""
     documents = search.search_documents(SMALL)
-    write_pages(search.index_pages(documents, limit), tmp_path)
+    index = search.build_index(documents)
+    write_pages(search.index_pages(documents, index, limit), tmp_path)
     whole = lunr_py_index(documents)
     whole["invertedIndex"].sort(key=lambda entry: search.utf16_key(entry[0]))
     answers = run_node(tmp_path, SMALL_QUERIES, tmp_path, whole)
-    index = search.build_index(documents)
     for answer in answers:
         reference = sorted(answer["whole"], key=lambda hit: (-hit[1], int(hit[0], 36)))
         if '"' not in answer["query"]:
@@ -276,6 +306,149 @@ def test_sharded_results_equal_one_lunr_py_index(limit: int, tmp_path: Path) -> 
                 assert ours == pytest.approx(theirs, rel=1e-9), answer["query"]
         python = search.query_index(index, documents, answer["query"])
         assert [[hit.ref, pytest.approx(hit.score, rel=1e-9)] for hit in python] == answer["hits"], answer["query"]
+
+
+def edit_dispatches(collection: Collection, texts: dict[str, tuple[str, ...]]) -> Collection:
+    """The collection with some dispatches' consensus texts replaced."""
+    dispatches = tuple(
+        dataclasses.replace(d, paragraphs=texts[d.id]) if d.id in texts else d for d in collection.dispatches
+    )
+    return dataclasses.replace(collection, dispatches=dispatches)
+
+
+# An edit that adds terms no document had (新词, Ωmega), removes every posting of others
+# (hard, 2022: b-2 was their only document; its title keeps risk) and changes field lengths.
+EDITS = {
+    "d-a-2": ("上海市今天召开疫情防控会议。新词出现，Ωmega 14.7亿件快递。",),
+    "d-b-2": ("风险管理很难。",),
+}
+
+
+@pytest.mark.parametrize("frequent, block", [(search.FREQUENT, search.BLOCK), (1, 1), (2, 3)])
+def test_search_build_with_the_previous_memo_writes_the_same_bytes(
+    frequent: int, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit rebuilt from the previous memo gives the bytes of a build without one, and
+    reuses what the edit did not touch (whole lists, and blocks of frequent terms)."""
+    # Five documents: let two of them change, and make every term frequent enough for blocks.
+    monkeypatch.setattr(search, "UPDATE_SHARE", 1.0)
+    monkeypatch.setattr(search, "FREQUENT", frequent)
+    monkeypatch.setattr(search, "BLOCK", block)
+    config = dataclasses.replace(Config(), root=tmp_path)
+    theme = Theme(config)
+    _, memo = search.search_pages(SMALL, config, theme)
+    edited = edit_dispatches(SMALL, EDITS)
+    pages, updated = search.search_pages(edited, config, theme, memo)
+    full, fresh = search.search_pages(edited, config, theme)
+    assert pages == full
+    assert updated == fresh
+    assert "新词" in updated.index.entries and "hard" not in updated.index.entries and "hard" in memo.index.entries
+    # Terms of untouched documents only keep their very entry.
+    assert updated.index.entries["欧佩"] is memo.index.entries["欧佩"]
+    # Nothing changed: the same index.
+    assert search.search_pages(edited, config, theme, updated)[1].index is updated.index
+    # Back again, through a pickled memo.
+    restored = pickle.loads(pickle.dumps(updated))
+    assert search.search_pages(SMALL, config, theme, restored) == search.search_pages(SMALL, config, theme)
+
+
+@pytest.mark.parametrize("frequent, block", [(search.FREQUENT, search.BLOCK), (3, 2), (5, 7)])
+def test_a_series_of_random_edits_keeps_the_memo_exact(
+    frequent: int, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edit after edit, each built from the memo of the one before, equals a full build."""
+    monkeypatch.setattr(search, "FREQUENT", frequent)
+    monkeypatch.setattr(search, "BLOCK", block)
+    rng = random.Random(frequent * 100 + block)
+    alphabet = "上海疫情防控会议经济发展"
+    items = [
+        (f"s-{n}", "".join(rng.choices(alphabet, k=4)), ("".join(rng.choices(alphabet + "，ab ", k=40)),))
+        for n in range(1, 41)
+    ]
+    collection = make_collection(items)
+    config = dataclasses.replace(Config(), root=tmp_path)
+    theme = Theme(config)
+    pages, memo = search.search_pages(collection, config, theme)
+    for _ in range(12):
+        edits = {
+            d.id: ("".join(rng.choices(alphabet + "，ab ", k=rng.randint(0, 60))),)
+            for d in rng.sample(collection.dispatches, rng.randint(1, 4))
+        }
+        collection = edit_dispatches(collection, edits)
+        pages, memo = search.search_pages(collection, config, theme, memo)
+        full, fresh = search.search_pages(collection, config, theme)
+        assert pages == full and memo == fresh
+
+
+def test_search_build_with_other_dispatches_reads_everything_again(tmp_path: Path) -> None:
+    config = dataclasses.replace(Config(), root=tmp_path)
+    theme = Theme(config)
+    _, memo = search.search_pages(SMALL, config, theme)
+    fewer = dataclasses.replace(SMALL, dispatches=SMALL.dispatches[1:])
+    assert search.search_pages(fewer, config, theme, memo) == search.search_pages(fewer, config, theme)
+
+
+def test_update_index_needs_the_same_documents() -> None:
+    documents = search.search_documents(SMALL)
+    index = search.build_index(documents)
+    texts = [d.field_texts() for d in documents]
+    with pytest.raises(ValueError, match="update_index needs the same documents, in the same order"):
+        search.update_index(index, texts, texts[1:])
+
+
+def test_document_files_are_the_records_with_sorted_keys() -> None:
+    for document in search.search_documents(SMALL):
+        assert search.doc_script(document) == search._script("doc", document.ref, document.record)
+
+
+@needs_node
+def test_preloaded_shards_answer_as_loaded_ones(tmp_path: Path) -> None:
+    """The page warms the preload shards in idle time (engine.warm); queries answered from
+    what warming kept equal the answers of an engine that never warmed."""
+    documents = search.search_documents(SMALL)
+    index = search.build_index(documents)
+    write_pages(search.index_pages(documents, index, 1), tmp_path)
+    shards = search.shard_terms(index, 1)
+    preload = search.preload_shards(index, shards, 1)
+    assert 0 < len(preload) <= search.PRELOAD_SHARDS
+    costs = [index.cost(shards[n][0]) for n in preload]
+    assert costs == sorted(costs, reverse=True)
+    script = """
+const fs = require("fs"), vm = require("vm"), path = require("path");
+const [staticDir, site, queries] = process.argv.slice(1);
+const lunr = require(path.join(staticDir, "vendor/lunr-2.3.9/lunr.min.js"));
+const tokenizer = require(path.join(staticDir, "tokenizer.js"));
+const { createEngine } = require(path.join(staticDir, "engine.js"));
+function engine() {
+  const context = vm.createContext({});
+  const made = createEngine({ lunr, tokenizer, load: (file) => {
+    context.JianbaoSearch = made.receiver;
+    vm.runInContext(fs.readFileSync(path.join(site, file), "utf8"), context);
+  }});
+  return made;
+}
+(async () => {
+  const warmed = engine(), plain = engine();
+  let rounds = 0;
+  while (await warmed.warm()) rounds++;
+  const out = [rounds];
+  for (const query of JSON.parse(queries)) {
+    const answers = [await warmed.searchAll(query), await plain.searchAll(query)];
+    out.push(answers.map((hits) => hits.map((h) => [h.ref, h.score])));
+  }
+  process.stdout.write(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+    completed = subprocess.run(
+        ["node", "-e", script, str(STATIC), str(tmp_path), json.dumps(SMALL_QUERIES, ensure_ascii=False)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    rounds, *answers = json.loads(completed.stdout)
+    assert rounds == len(preload) - 1
+    for query, (warmed, plain) in zip(SMALL_QUERIES, answers):
+        assert warmed == plain, query
 
 
 def test_shards_respect_the_postings_limit() -> None:
@@ -354,9 +527,9 @@ def test_query_in_python(case: dict[str, Any], seeds: Collection, seed_documents
 def test_query_set_in_node_equals_python(
     seeds: Collection, seed_documents: tuple[search.SearchDocument, ...], tmp_path: Path
 ) -> None:
-    write_pages(search.index_pages(seed_documents), tmp_path)
-    answers = run_node(tmp_path, [case["query"] for case in QUERIES], tmp_path)
     index = search.build_index(seed_documents)
+    write_pages(search.index_pages(seed_documents, index), tmp_path)
+    answers = run_node(tmp_path, [case["query"] for case in QUERIES], tmp_path)
     dispatch_by_ref = {d.ref: d.dispatch.id for d in seed_documents}
     for case, answer in zip(QUERIES, answers):
         python = search.query_index(index, seed_documents, case["query"])
@@ -374,8 +547,8 @@ def test_one_document_per_dispatch_lists_its_witnesses(
 
 def test_search_pages_are_deterministic_scripts(seeds: Collection) -> None:
     config = load_config(ROOT / "config.yaml")
-    first = search.search_pages(seeds, config, Theme(config))
-    second = search.search_pages(seeds, config, Theme(config))
+    first, _ = search.search_pages(seeds, config, Theme(config))
+    second, _ = search.search_pages(seeds, config, Theme(config))
     assert first == second
     paths = [page.path for page in first]
     assert search.SEARCH_PAGE in paths and "search/index/manifest.js" in paths
@@ -389,6 +562,6 @@ def test_search_pages_are_deterministic_scripts(seeds: Collection) -> None:
 
 def test_search_page_without_dispatches_still_builds(tmp_path: Path) -> None:
     config = dataclasses.replace(Config(), root=tmp_path)
-    pages = search.search_pages(make_collection([]), config, Theme(config))
+    pages, _ = search.search_pages(make_collection([]), config, Theme(config))
     manifest = dict((p.path, p.content) for p in pages)["search/index/manifest.js"].decode("utf-8")
     assert '"documents":0' in manifest and '"shards":[]' in manifest

@@ -155,3 +155,12 @@ def test_filters_data_loads_only_when_the_filters_open(site: tuple[Path, Collect
     page.select_option("#search-agency", "本报讯")
     page.wait_for_function(f"() => document.querySelectorAll('#search-results > li').length < {len(everything)}")
     assert "agency=" in page.url and 0 < len(shown_dispatches(page)) < len(everything)
+
+
+def test_page_warms_its_preload_shards_after_a_search(site: tuple[Path, Collection], page: Any) -> None:
+    """After the first answer the page loads the manifest's preload shards in idle time
+    (none at this size) and says so; the search itself still reads as answered."""
+    folder, _ = site
+    assert open_search(page, folder, "上海")
+    page.wait_for_selector("body[data-warmed]", state="attached", timeout=15000)
+    assert "出错" not in page.inner_text("#search-status")

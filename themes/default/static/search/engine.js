@@ -20,6 +20,7 @@
   "use strict";
 
   var INDEX = "search/index/";
+  var ANSWERS = 256;
   var DOCS = "search/docs/";
   var PHRASE = /"([^"]*)"|“([^”]*)”|「([^」]*)」|『([^』]*)』/g;
 
@@ -29,47 +30,115 @@
     return text;
   }
 
+  // lunr 2.3.9's BM25 parameters (its defaults).
+  var K1 = 1.2;
+  var B = 0.75;
+  var prepared = typeof WeakMap === "function" ? new WeakMap() : null;
+
   /*
-   * A shard as written ([[term, [title postings], [body postings]], ...], the postings of
-   * a field being: first document number, its weight, then for each further document the
-   * gap from the previous number and its weight; weights in thousandths) turned into the
-   * serialised lunr 2.3.9 index that lunr.Index.load reads: the inverted index, and each
-   * document's field vectors restricted to this shard's terms. A term's vector dimension
-   * (_index) is its position in the shard. generator/search.py (lunr_serialization) is
-   * the same transformation in Python; the tests check that they agree and that it equals
-   * what lunr.py builds.
+   * What every shard of a manifest's index shares, made once: per field, per document,
+   * lunr's length normalisation k1 * (1 - b + b * length / average); and, as shards
+   * need them, each document's ref and field refs ("body/1a"), so a shard with thousands
+   * of postings makes no strings of its own.
    */
-  function expand(entries, fields) {
+  function prepare(manifest) {
+    var known = prepared && prepared.get(manifest);
+    if (known) return known;
+    var result = {
+      norm: manifest.lengths.map(function (lengths, f) {
+        var average = manifest.averages[f];
+        return lengths.map(function (length) { return K1 * (1 - B + B * (length / average)); });
+      }),
+      refs: [],
+      keys: manifest.fields.map(function () { return []; }),
+    };
+    if (prepared) prepared.set(manifest, result);
+    return result;
+  }
+
+  /*
+   * round(x, 3) as Python (and so lunr.py) computes it, for x >= 0: the double nearest to
+   * the decimal nearest to x, a tie going to the even last digit. x * 1000 is off by far
+   * less than a millionth, so it can only round the wrong way next to a half. There x's
+   * decimal digits are read exactly (toFixed is exact; a double that is not a tie is more
+   * than 1e-25 from one) and the tie rule applied: toFixed alone rounds ties up
+   * (0.0625 -> 0.063, Python 0.062).
+   */
+  function round3(x) {
+    var scaled = x * 1000;
+    var whole = Math.floor(scaled);
+    if (Math.abs(scaled - whole - 0.5) > 1e-6) return (scaled - whole < 0.5 ? whole : whole + 1) / 1000;
+    var digits = x.toFixed(40);
+    var point = digits.indexOf(".");
+    var kept = Number(digits.slice(0, point) + digits.slice(point + 1, point + 4));
+    var rest = digits.slice(point + 4);
+    var up = rest[0] > "5" || (rest[0] === "5" && (/[1-9]/.test(rest.slice(1)) || kept % 2 === 1));
+    return (up ? kept + 1 : kept) / 1000;
+  }
+
+  /*
+   * The field-vector element lunr stores for a term in a field: BM25 with lunr.py's
+   * arithmetic in the same order (generator/search.py, field_weight), rounded to three
+   * places, so it is the same double.
+   */
+  function weight(idf, frequency, norm, boost) {
+    return round3(idf * ((K1 + 1) * frequency) / (norm + frequency) * boost);
+  }
+
+  /*
+   * A shard as written ([[term, idf, [title postings], [body postings]], ...], the postings
+   * of a field being: first document number, the term's frequency in it, then for each
+   * further document the gap from the previous number and the frequency) turned into the
+   * serialised lunr 2.3.9 index that lunr.Index.load reads: the inverted index, and each
+   * document's field vectors restricted to this shard's terms, weighted with the
+   * manifest's field lengths. A term's vector dimension (_index) is its position in the
+   * shard. generator/search.py (lunr_serialization) is the same transformation in Python;
+   * the tests check that they agree and that it equals what lunr.py builds.
+   */
+  function expand(entries, manifest) {
+    var fields = manifest.fields;
+    var boosts = manifest.boosts;
+    var shared = prepare(manifest);
+    var norm = shared.norm;
+    var refs = shared.refs;
+    var keys = shared.keys;
     var invertedIndex = [];
-    var vectors = {};
-    var keys = [];
+    // Per field, by document number: the document's vector; and [field, number] of each
+    // vector in the order it was made.
+    var vectors = fields.map(function () { return []; });
+    var made = [];
     entries.forEach(function (entry, position) {
       var posting = { _index: position };
+      var idf = entry[1];
       for (var f = 0; f < fields.length; f++) {
-        var list = entry[f + 1];
-        var refs = {};
+        var list = entry[f + 2];
+        var found = {};
         var number = 0;
         for (var i = 0; i < list.length; i += 2) {
           number += list[i];
-          var ref = number.toString(36);
-          refs[ref] = {};
-          var key = fields[f] + "/" + ref;
-          if (!vectors[key]) {
-            vectors[key] = [];
-            keys.push(key);
+          var ref = refs[number] || (refs[number] = number.toString(36));
+          found[ref] = {};
+          var vector = vectors[f][number];
+          if (!vector) {
+            vector = vectors[f][number] = [];
+            made.push(f, number);
           }
-          // An integer divided by 1000 is the double nearest to the three-place decimal,
-          // the same number lunr.py's round(score, 3) gives.
-          vectors[key].push(position, list[i + 1] / 1000);
+          vector.push(position, weight(idf, list[i + 1], norm[f][number], boosts[f]));
         }
-        posting[fields[f]] = refs;
+        posting[fields[f]] = found;
       }
       invertedIndex.push([entry[0], posting]);
     });
+    var fieldVectors = [];
+    for (var m = 0; m < made.length; m += 2) {
+      var field = made[m], document = made[m + 1];
+      var key = keys[field][document] || (keys[field][document] = fields[field] + "/" + refs[document]);
+      fieldVectors.push([key, vectors[field][document]]);
+    }
     return {
       version: "2.3.9",
       fields: fields.slice(),
-      fieldVectors: keys.map(function (key) { return [key, vectors[key]]; }),
+      fieldVectors: fieldVectors,
       invertedIndex: invertedIndex,
       pipeline: [],
     };
@@ -82,6 +151,8 @@
     var data = { manifest: null, facets: null, shards: {}, docs: {} };
     var indexes = {};
     var loading = {};
+    // Recent answers of one clause in one shard (see termAnswer), oldest first.
+    var answers = new Map();
 
     var receiver = {
       manifest: function (value) { data.manifest = value; },
@@ -113,10 +184,60 @@
       return manifest().then(function (m) {
         return once(INDEX + "shard-" + pad(number) + ".js").then(function () {
           if (!indexes[number]) {
-            indexes[number] = lunr.Index.load(expand(data.shards[number], m.fields));
+            indexes[number] = lunr.Index.load(expand(data.shards[number], m));
             delete data.shards[number];
           }
           return indexes[number];
+        });
+      });
+    }
+
+    /*
+     * One clause's lunr answer in one shard, as dot products: lunr divided each score by
+     * the sub-query's length, which is the square root of the number of terms it expanded
+     * to; multiplying gives the product back. Kept for later queries with the same term
+     * (a query typed a character at a time repeats its bigrams), the last ANSWERS of them.
+     */
+    function termAnswer(number, index, clause, expansions) {
+      var key = number + (clause.kind === "prefix" ? "*" : " ") + clause.term;
+      var known = answers.get(key);
+      if (known) {
+        answers.delete(key);
+        answers.set(key, known);
+        return known;
+      }
+      var scale = Math.sqrt(expansions);
+      var results = index.query(function (q) {
+        q.term(clause.term, {
+          usePipeline: false,
+          wildcard: clause.kind === "prefix" ? lunr.Query.wildcard.TRAILING : lunr.Query.wildcard.NONE,
+        });
+      });
+      var answer = {
+        refs: results.map(function (result) { return result.ref; }),
+        products: results.map(function (result) { return result.score * scale; }),
+      };
+      answers.set(key, answer);
+      if (answers.size > ANSWERS) answers.delete(answers.keys().next().value);
+      return answer;
+    }
+
+    /*
+     * Load, build and answer the next of the manifest's preload shards (each holds one
+     * frequent term), so a later query for it finds its answer ready. Resolves to whether
+     * one remains. The page calls it in idle time after a search.
+     */
+    var warmed = 0;
+    function warm() {
+      return manifest().then(function (m) {
+        var preload = m.preload || [];
+        if (warmed >= preload.length) return false;
+        var number = preload[warmed++];
+        return shardIndex(number).then(function (index) {
+          Object.keys(index.invertedIndex).forEach(function (term) {
+            termAnswer(number, index, { term: term, kind: "word" }, 1);
+          });
+          return warmed < preload.length;
         });
       });
     }
@@ -189,9 +310,8 @@
       var empty = { parsed: parsed, kept: [], hits: [] };
       if (!parsed.clauses.length) return Promise.resolve(empty);
       return manifest().then(function (m) {
-        var jobs = parsed.clauses.map(function (clause) {
-          return Promise.all(shardsFor(clause, m.shards).map(shardIndex));
-        });
+        var numbers = parsed.clauses.map(function (clause) { return shardsFor(clause, m.shards); });
+        var jobs = numbers.map(function (list) { return Promise.all(list.map(shardIndex)); });
         return Promise.all(jobs).then(function (shardLists) {
           // Per clause, per shard: the expansions of the clause in that shard.
           var expanded = parsed.clauses.map(function (clause, c) {
@@ -220,21 +340,15 @@
               if (!expansions.length) return;
               any = true;
               expansions.forEach(function (term) { queryVector[term] = (queryVector[term] || 0) + 1; });
-              var scale = Math.sqrt(expansions.length);
-              var results = index.query(function (q) {
-                q.term(clause.term, {
-                  usePipeline: false,
-                  wildcard: clause.kind === "prefix" ? lunr.Query.wildcard.TRAILING : lunr.Query.wildcard.NONE,
-                });
-              });
-              results.forEach(function (result) {
-                // lunr divided by the sub-query's length; undo it to get the dot product.
-                numerators[result.ref] = (numerators[result.ref] || 0) + result.score * scale;
-                if (!seen[result.ref]) {
-                  seen[result.ref] = true;
-                  matched[result.ref] = (matched[result.ref] || 0) + 1;
+              var answer = termAnswer(numbers[c][s], index, clause, expansions.length);
+              for (var i = 0; i < answer.refs.length; i++) {
+                var ref = answer.refs[i];
+                numerators[ref] = (numerators[ref] || 0) + answer.products[i];
+                if (!seen[ref]) {
+                  seen[ref] = true;
+                  matched[ref] = (matched[ref] || 0) + 1;
                 }
-              });
+              }
             });
             if (!any) return empty;
           }
@@ -284,6 +398,7 @@
       receiver: receiver,
       parse: parse,
       candidates: candidates,
+      warm: warm,
       searchAll: searchAll,
       phrasesHold: phrasesHold,
       bodyText: bodyText,
@@ -293,5 +408,5 @@
     };
   }
 
-  return { createEngine: createEngine, expand: expand };
+  return { createEngine: createEngine, expand: expand, weight: weight };
 });

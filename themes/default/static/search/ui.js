@@ -9,7 +9,7 @@
  * Timings are left on <body> for the tests and the benchmark: data-query-ms (parse,
  * load shards, score, merge), data-draw-ms (load the shown documents, build the list),
  * data-search-ms (both), data-done-at (milliseconds since the page was requested) and
- * data-search-done (the query answered).
+ * data-search-done (the query answered); data-warmed once the preload shards are loaded.
  */
 (function () {
   "use strict";
@@ -277,6 +277,38 @@
     });
   }
 
+  /*
+   * A second after a search has been answered (the reader is reading), load the index's
+   * preload shards (the most frequent terms: engine.warm) one per idle period, so a later
+   * query for one of them is answered without loading it. Stops for as long as a query
+   * is being answered.
+   */
+  var WARM_AFTER_MS = 1000;
+  function idle(callback) {
+    if (window.requestIdleCallback) window.requestIdleCallback(callback);
+    else setTimeout(callback, 50);
+  }
+  var warming = false;
+  function warmInIdle() {
+    if (warming) return;
+    warming = true;
+    setTimeout(idle, WARM_AFTER_MS, function step() {
+      if (answering) {
+        idle(step);
+        return;
+      }
+      engine.warm().then(function (more) {
+        if (more) {
+          idle(step);
+          return;
+        }
+        document.body.setAttribute("data-warmed", "");
+      }, function () { warming = false; });
+    });
+  }
+
+  var answering = false;
+
   function run(query, wanted) {
     query = query.trim();
     wanted = wanted || {};
@@ -294,6 +326,7 @@
       return Promise.resolve();
     }
     status.textContent = "正在搜索……";
+    answering = true;
     var started = performance.now();
     var answered;
     var needFilters = Object.keys(wanted).some(function (name) { return wanted[name]; }) || filtersWanted();
@@ -316,10 +349,13 @@
           document.body.setAttribute("data-search-ms", (done - started).toFixed(1));
           document.body.setAttribute("data-done-at", done.toFixed(1));
           document.body.setAttribute("data-search-done", query);
+          answering = false;
+          warmInIdle();
         });
       })
       .catch(function (error) {
         if (current !== generation) return;
+        answering = false;
         onScreen = null;
         status.textContent = "搜索出错：" + error.message;
       });
