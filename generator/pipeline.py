@@ -171,7 +171,8 @@ def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
     from .theme import Theme
 
     theme = Theme(config)
-    pages = render.render_site(collection, config).pages + search.search_pages(collection, config, theme)
+    search_files, _ = search.search_pages(collection, config, theme)
+    pages = render.render_site(collection, config).pages + search_files
     pages = pages + manifest.manifest_pages(pages, collection, config)
     return tuple(sorted(pages, key=lambda page: page.path))
 
@@ -251,7 +252,7 @@ def rebuild(
         unchanged = {path: key for path, key in memo.render_keys.items() if path in intact} if same_build else {}
         rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged)
         theme = Theme(config)
-        search_pages = search.search_pages(collection, config, theme)
+        search_pages, memo.search = search.search_pages(collection, config, theme, memo.search)
         made = rendered.pages + search_pages
         kept = {path for path in rendered.keys if path in unchanged and unchanged[path] == rendered.keys[path]}
         assert record is not None or not kept
