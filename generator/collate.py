@@ -935,7 +935,9 @@ class CollateMemo:
 
     It is updated in place by the run it is passed to (copying it would cost what it
     saves), so a memo must not be passed twice; after a failed run, pass None.
-    Picklable: ``build`` keeps it in its cache, ``serve`` in memory.
+    Picklable: ``build`` keeps it in its cache, ``serve`` in memory. A memo holds
+    what this code computed: one made by other code (another generator version) must
+    not be passed. A memo made under other collate or related settings is ignored.
     """
 
     settings: CollateConfig

@@ -154,21 +154,28 @@ class RelatedMemo:
             rescore = self._repair_partners(changed, moved, run, dirty)
         for first, second in rescore:
             score = run.score(first, second)
+            before = self.scores.get(first, {}).get(second)
             if score >= self.settings.threshold:
                 self.scores.setdefault(first, {})[second] = score
                 self.scores.setdefault(second, {})[first] = score
-            else:
-                self.scores.get(first, {}).pop(second, None)
-                self.scores.get(second, {}).pop(first, None)
-            dirty.add(first)
-            dirty.add(second)
+            elif before is not None:
+                del self.scores[first][second], self.scores[second][first]
+            if before is not None or score >= self.settings.threshold:  # its score or reason may differ
+                dirty.add(first)
+                dirty.add(second)
+        limit = self.settings.limit
         for key in dirty:
-            self.links.pop(key, None)
+            # A link of a pair not scored again keeps its reason: its terms and weights are as they were.
+            kept = {link.dispatch: link for link in self.links.pop(key, ())}
             best = sorted((-round(score, 3), other) for other, score in self.scores.get(key, {}).items())
             if best and key in by_id:
-                limit = self.settings.limit
                 self.links[key] = tuple(
-                    RelatedLink(other, -score, run.reason(key, other)) for score, other in best[:limit]
+                    link
+                    if (link := kept.get(other)) is not None
+                    and link.score == -score
+                    and _pair(key, other) not in rescore
+                    else RelatedLink(other, -score, run.reason(key, other))
+                    for score, other in best[:limit]
                 )
             if not best:
                 self.scores.pop(key, None)
