@@ -76,15 +76,17 @@ Identity, title, date
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import difflib
 import functools
+import gc
 import hashlib
 import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -1004,6 +1006,27 @@ def collate_incremental(
     article counts as unchanged when it equals the one of the same id in the previous
     run. ``previous`` (from the last call's result) is updated in place and returned.
     """
+    with _collector_paused():
+        return _collate_incremental(articles, config, previous)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the memo holds millions of containers, which it
+    would walk again and again as they are built (a fifth of the time at 10,000 articles),
+    while nothing made here forms a cycle (reference counting frees it all)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _collate_incremental(
+    articles: tuple[Article, ...], config: Config, previous: CollateMemo | None
+) -> tuple[tuple[Article, ...], tuple[Dispatch, ...], CollateMemo]:
     memo = previous if previous is not None and previous.settings == config.collate else None
     memo = memo or CollateMemo.empty(config.collate)
     reports = {article.id: article for article in articles if article.kind == "article"}
