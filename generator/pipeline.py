@@ -208,6 +208,7 @@ def rebuild(
     progress = output.Progress(not quiet)
     store = cache.BuildCache(config.output_path)
     with output.build_lock(store.lock_file, config.output_path):
+        output.recover(config.output_path)  # a build that died while changing the site
         record = None if clean_build else store.load_record()
         inputs = cache.fingerprint(config, record.inputs if record is not None else None)
         if record is not None and record.inputs == inputs and store.site_matches(record):

@@ -429,3 +429,69 @@ def test_after_every_kind_of_edit_the_site_equals_a_clean_build(tmp_path: Path, 
         assert (report.sources, report.articles, report.dispatches, report.pages) == (
             clean.sources, clean.articles, clean.dispatches, clean.pages
         ), name
+
+
+def _twenty_pages(**changes: str) -> tuple[Page, ...]:
+    files = {f"p{n}__index_html": f"page {n}" for n in range(20)} | changes
+    return pages(**{name: text for name, text in files.items() if text})
+
+
+def test_a_small_change_is_moved_into_the_site_in_place(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = output.write_site(_twenty_pages(), site, record=None)
+    folder = site.stat().st_ino
+    before = files_state(site)
+    report = output.write_site(_twenty_pages(p1__index_html="", p3__index_html="changed", new__index_html="new"), site, record=first.files)
+    assert (report.written, report.removed) == (("new/index_html", "p3/index_html"), ("p1/index_html",))
+    assert site.stat().st_ino == folder  # not swapped: moved in file by file
+    after = files_state(site)
+    assert after["p3/index_html"][2] == b"changed" and after["new/index_html"][2] == b"new"
+    assert not (site / "p1").exists()  # the emptied folder goes with its file
+    assert all(after[path] == before[path] for path in before if path not in ("p1/index_html", "p3/index_html"))
+    assert report.files == {path: output.FileState(*_state(site / path)) for path in after}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def _state(path: Path) -> tuple[str, int, int]:
+    import hashlib
+
+    stat = path.stat()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), stat.st_size, stat.st_mtime_ns
+
+
+def test_a_small_change_interrupted_before_its_commit_leaves_the_site(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = output.write_site(_twenty_pages(), site, record=None)
+    before = files_state(site)
+
+    class Interrupt(output.Progress):
+        def update(self, label: str, done: int, total: int) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        output.write_site(_twenty_pages(p3__index_html="changed"), site, record=first.files, progress=Interrupt(False))
+    assert files_state(site) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_build_that_dies_while_moving_files_in_is_finished_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    first = output.write_site(_twenty_pages(), site, record=None)
+    real_replace = os.replace
+    moves: list[str] = []
+
+    def dying_replace(source: Path, target: Path) -> None:
+        if moves:
+            raise SystemExit("killed")  # the process dies after its first move
+        moves.append(str(target))
+        real_replace(source, target)
+
+    monkeypatch.setattr(output.os, "replace", dying_replace)
+    with pytest.raises(SystemExit):
+        output.write_site(_twenty_pages(p3__index_html="changed", p4__index_html="changed too"), site, record=first.files)
+    monkeypatch.setattr(output.os, "replace", real_replace)
+    assert len(moves) == 1  # half the change is in the site; the journal says what is left
+    output.recover(site)
+    assert (site / "p3" / "index_html").read_bytes() == b"changed"
+    assert (site / "p4" / "index_html").read_bytes() == b"changed too"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
