@@ -12,6 +12,7 @@ accession register the first build that saw the file wrote (see ``accessions.py`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -82,8 +83,28 @@ def manifest_document(files: Iterable[Fixity], collection: Collection) -> dict[s
 def manifest_page(files: Iterable[Fixity], collection: Collection) -> Page:
     """``manifest.json`` for the output files ``files`` (an incremental build knows the hashes
     of the files it did not make again from its build record)."""
-    text = json.dumps(manifest_document(files, collection), ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    document = manifest_document(files, collection)
+    listed = document["files"]
+    # The file list is written by hand, as json.dumps(indent=1) would write it: at 10,000
+    # articles json's encoder took 1.8 s over its 41,000 entries on every build.
+    document["files"] = _FILES_MARK
+    text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+    text = text.replace(json.dumps(_FILES_MARK), _file_list(listed), 1)
     return Page(MANIFEST_PATH, text.encode("utf-8"))
+
+
+_FILES_MARK = "\x00files\x00"  # no path, digest or name can hold a NUL
+
+
+def _file_list(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "[]"
+    dumps = functools.partial(json.dumps, ensure_ascii=False)
+    items = (
+        f'  {{\n   "path": {dumps(entry["path"])},\n   "sha256": "{entry["sha256"]}",\n   "size": {entry["size"]}\n  }}'
+        for entry in entries
+    )
+    return "[\n" + ",\n".join(items) + "\n ]"
 
 
 def manifest_pages(pages: tuple[Page, ...], collection: Collection, config: Config) -> tuple[Page, ...]:

@@ -183,3 +183,12 @@ def test_adding_a_source_keeps_every_existing_url_on_the_same_article(
     # The article anchors are on their source's page, as the URL contract says.
     for article in before_collection.articles:
         assert f' id="{anchor(article.id)}"'.encode() in after[f"sources/{article.source_id}/index.html"]
+
+
+def test_the_manifest_is_written_as_json_dumps_would_write_it() -> None:
+    collection = seed_collection_sources()
+    pages = (Page("a.html", b"1"), Page("dir/\u4e2d \"q\".html", b"2" * 70), Page("z\\\\.txt", b""))
+    for chosen in ((), pages):
+        written = manifest_pages(chosen, collection, Config())[0].content.decode("utf-8")
+        document = json.loads(written)
+        assert written == json.dumps(document, ensure_ascii=False, indent=1) + "\n"
