@@ -1,12 +1,14 @@
 """Time what ``serve`` does when an archivist edits one source: a rebuild with the memo of
 the last build in memory (``pipeline.rebuild``), the code path ``serve`` runs.
 
-    .venv/bin/python benchmarks/rebuild.py --content DIR --output DIR --file NAME [--repeat 3]
+    .venv/bin/python benchmarks/rebuild.py --content DIR --output DIR --file NAME [--edit fix|paragraph] [--repeat 3]
 
-Builds (or finds built) the site, then ``--repeat`` times: appends a paragraph to
-content/NAME and rebuilds, then puts the file back and rebuilds; prints one JSON line
-with the seconds of each edit's rebuild and of each restoring one, and the files each
-wrote. The file is restored even if a build fails.
+Builds (or finds built) the site, then ``--repeat`` times: edits content/NAME and
+rebuilds, then puts the file back and rebuilds; prints one JSON line with the seconds
+of each edit's rebuild and of each restoring one, and the files each wrote. The edit is
+``fix`` (an OCR fix: one full stop in the middle of the file becomes a comma; the same
+articles and dispatches) or ``paragraph`` (a paragraph appended, which becomes a new
+article and a new dispatch). The file is restored even if a build fails.
 """
 
 from __future__ import annotations
@@ -27,11 +29,19 @@ from generator.config import load_config  # noqa: E402
 PARAGRAPH = "\n本报讯 这一段是为测量增量构建而加的。\n"
 
 
+def _edited(text: str, edit: str) -> str:
+    if edit == "paragraph":
+        return text + PARAGRAPH
+    stop = text.index("。", len(text) // 2)
+    return text[:stop] + "，" + text[stop + 1 :]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--content", type=Path, required=True)
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--file", required=True, help="the source to edit, by its name in content/")
+    parser.add_argument("--edit", choices=("fix", "paragraph"), default="fix")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     config = dataclasses.replace(
@@ -42,11 +52,12 @@ def main() -> int:
     first = time.perf_counter() - started
     path = config.content_path / args.file
     original = path.read_bytes()
+    edited = _edited(original.decode("utf-8"), args.edit).encode("utf-8")
     edits: list[dict[str, float | int]] = []
     restores: list[dict[str, float | int]] = []
     try:
         for _ in range(args.repeat):
-            path.write_bytes(original + PARAGRAPH.encode("utf-8"))
+            path.write_bytes(edited)
             started = time.perf_counter()
             report, memo = pipeline.rebuild(config, memo, quiet=True)
             edits.append({"seconds": round(time.perf_counter() - started, 3), "written": report.written})

@@ -261,7 +261,9 @@ class BuildCache:
             },
         }
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self._record_file, json.dumps(data, ensure_ascii=False, indent=0).encode())
+        # On one line: json's indenting encoder is written in Python, its compact one in C,
+        # and a record lists every output file (41,000 at 10,000 articles).
+        _write_atomically(self._record_file, json.dumps(data, ensure_ascii=False).encode())
 
     def site_matches(self, record: BuildRecord) -> bool:
         """True when the output holds exactly the files the record lists, none touched since."""
