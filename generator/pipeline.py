@@ -265,7 +265,8 @@ def rebuild(
         memo.render_keys = dict(rendered.keys)
         memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
-        store.save_record(cache.BuildRecord(inputs, dict(written.files), report))
+        folders = cache.folder_mtimes(config.output_path, written.files)
+        store.save_record(cache.BuildRecord(inputs, dict(written.files), report, folders))
         if persist:
             store.save_memo(identity, memo)
     progress.finish()

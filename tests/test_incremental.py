@@ -217,6 +217,25 @@ def test_a_hand_edited_output_file_is_restored(project: Path) -> None:
     assert report.written == 1
 
 
+@pytest.mark.parametrize("where", ["stray.html", "dispatches/stray.html", "sources/new-folder/stray.html"])
+def test_a_file_added_to_the_output_by_hand_is_removed(project: Path, where: str) -> None:
+    build(project)
+    stray = project.parent / "output" / where
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"not ours")
+    build(project)
+    assert not stray.exists()
+
+
+def test_a_file_removed_from_the_output_by_hand_is_restored(project: Path) -> None:
+    build(project)
+    page = next((project.parent / "output" / "dispatches").glob("*/index.html"))
+    good = page.read_bytes()
+    page.unlink()
+    assert build(project).written == 1
+    assert page.read_bytes() == good
+
+
 def test_clean_rereads_every_source_and_rewrites_every_file(project: Path, reads: list[str]) -> None:
     build(project)
     site = project.parent / "output"
