@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import html
 import mimetypes
-import re
 import sys
 import threading
 import time

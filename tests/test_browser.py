@@ -8,7 +8,6 @@ Skips only when Chromium is absent outside CI; with CI=true it must run.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from generator.config import load_config
 from generator.snapshot import take_snapshot
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import launched
 from tests.golden.collection import ROOT, golden_site, seed_site
 
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
@@ -47,21 +46,6 @@ PAGE_TYPES = [
 ]
 
 
-def _chromium() -> Any:
-    """Playwright's sync API, or a skip/fail saying what is missing."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "the playwright package is not installed"
-    else:
-        if CHROMIUM.is_file():
-            return sync_playwright
-        missing = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests must run in CI, but {missing}")
-    pytest.skip(missing)
-
-
 def _unzipped_snapshot(site: Path, folder: Path) -> Path:
     archive = folder / "snapshot.zip"
     take_snapshot(site, "zip", archive, load_config(None), environ={})
@@ -80,11 +64,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_playwright = _chromium()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    with launched() as chromium:
+        yield chromium
 
 
 def _open(browser: Any, url: str, width: int, scheme: str = "light") -> tuple[Any, list[str]]:

@@ -15,7 +15,7 @@ import yaml
 from generator import pipeline
 from generator.config import load_config
 from generator.models import Collection
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, launched
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -39,10 +39,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Collection]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

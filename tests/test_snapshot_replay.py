@@ -30,7 +30,7 @@ from archival_sites import SEED_CONTENT, seed_config, seed_site
 from generator.config import Config
 from generator.feeds import absolute_url
 from generator.snapshot import take_snapshot
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, launched
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -138,10 +138,8 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
