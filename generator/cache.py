@@ -283,26 +283,6 @@ class BuildCache:
         # and a record lists every output file (41,000 at 10,000 articles).
         _write_atomically(self._record_file, json.dumps(data, ensure_ascii=False).encode())
 
-    def site_matches(self, record: BuildRecord) -> bool:
-        """True when the output holds exactly the files the record lists, none touched since.
-
-        Each recorded file and folder is looked up by its path rather than the output
-        being walked (a walk of 27,000 folders took most of a build that had nothing to
-        do): a file edited or removed changes its own state, one added or removed
-        changes its folder's mtime.
-        """
-        root = str(self.output)
-        try:
-            for folder, mtime_ns in record.folders.items():
-                if os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns != mtime_ns:
-                    return False
-            for path, state in record.files.items():
-                if not unchanged_since(os.lstat(f"{root}/{path}"), state):
-                    return False
-        except OSError:
-            return False
-        return bool(record.folders)
-
     # The memo of the last build ---------------------------------------------------
 
     def load_memo(self, identity: str) -> object | None:
