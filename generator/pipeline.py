@@ -211,9 +211,7 @@ def rebuild(
         output.recover(config.output_path)  # a build that died while changing the site
         record = None if clean_build else store.load_record()
         inputs = cache.fingerprint(config, record.inputs if record is not None else None)
-        # The output's files, and those still as the last build wrote them.
-        present, intact = output.intact_files(config.output_path, record.files, record.folders) if record is not None else ({}, set())
-        if record is not None and record.inputs == inputs and present.keys() == intact == record.files.keys():
+        if record is not None and record.inputs == inputs and output.site_intact(config.output_path, record.files, record.folders):
             # Nothing the site is made from has changed and nobody touched it: write nothing.
             if memo is None and not persist:
                 memo = _stored_memo(store, cache.identity(config))
@@ -250,6 +248,7 @@ def rebuild(
 
         # Pages whose file is still as the last build wrote it and whose key is unchanged
         # are not rendered again; they are kept as they are.
+        present, intact = output.intact_files(config.output_path, record.files, record.folders) if record is not None else ({}, set())
         same_build = record is not None and memo.record_token == record.inputs.taken_at_ns
         unchanged = {path: key for path, key in memo.render_keys.items() if path in intact} if same_build else {}
         rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged)
