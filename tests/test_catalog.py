@@ -93,3 +93,26 @@ def test_seed_catalog_lists_every_source_article_and_dispatch(seeds: dict) -> No
         assert list(entry) == ARTICLE_FIELDS
         if entry["kind"] == "article":
             assert entry["dispatch"] in {d["id"] for d in seeds["dispatches"]}
+
+
+def test_catalog_json_reencodes_only_changed_records_and_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import catalog as catalog_module
+
+    collection = golden_collection()
+    first = catalog_json(collection)
+    article = collection.articles[0]
+    edited = replace(collection, articles=(replace(article, headline="改过的标题"),) + collection.articles[1:])
+    encoded: list[str] = []
+    real_entry = catalog_module.article_entry
+
+    def counting(record):  # type: ignore[no-untyped-def]
+        encoded.append(record.id)
+        return real_entry(record)
+
+    monkeypatch.setattr(catalog_module, "article_entry", counting)
+    second = catalog_json(edited)
+    assert encoded == [article.id]  # the other articles' lines were the last call's
+    assert "改过的标题" in second.decode("utf-8") and second != first
+    monkeypatch.setattr(catalog_module, "_encoded_lines", {})
+    assert second == catalog_json(edited)  # the same bytes as encoding every record anew
+    assert json.loads(second) == catalog(edited)
