@@ -67,16 +67,8 @@ from generator.config import Config, load_config  # noqa: E402
 from generator.models import Collection, Source  # noqa: E402
 from generator.theme import Theme  # noqa: E402
 from generator.tokenizer import normalize  # noqa: E402
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' Chromium and flags)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Words of the synthetic collection's vocabulary (benchmarks/synth.py), frequent and rare,
 # one to five characters, a number, several words, a quoted phrase.
 FIRST_QUERIES = ("经济", "同比增长", "项目", "疫苗接种", "14.7", "高质量发展")
@@ -247,7 +239,7 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

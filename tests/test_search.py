@@ -149,6 +149,14 @@ SMALL_QUERIES = [
 ]
 
 
+def written_small_index(folder: Path, limit: int) -> tuple[tuple[search.SearchDocument, ...], search.SearchIndex]:
+    """SMALL's search documents and index, the index written into ``folder`` in shards of ``limit`` postings."""
+    documents = search.search_documents(SMALL)
+    index = search.build_index(documents)
+    write_pages(search.index_pages(documents, index, limit), folder)
+    return documents, index
+
+
 def lunr_py_index(documents: tuple[search.SearchDocument, ...]) -> dict[str, Any]:
     """The same documents indexed by lunr.py: extractors return our tokens, no pipelines."""
     builder = lunr.builder.Builder()
@@ -199,9 +207,7 @@ def test_written_index_equals_lunr_py_index(workers: int) -> None:
 @pytest.mark.parametrize("limit", [1, 7, 10**9])
 def test_engine_expands_each_shard_into_the_lunr_serialization(limit: int, tmp_path: Path) -> None:
     """What engine.js hands to lunr.Index.load is search.lunr_serialization of the shard."""
-    documents = search.search_documents(SMALL)
-    index = search.build_index(documents)
-    write_pages(search.index_pages(documents, index, limit), tmp_path)
+    documents, index = written_small_index(tmp_path, limit)
     shards = search.shard_terms(index, limit)
     script = (
         "const fs = require('fs'), vm = require('vm');"
@@ -292,9 +298,7 @@ def test_lunr_js_rejects_lunr_py_term_order() -> None:
 @pytest.mark.parametrize("limit", [1, 7, 10**9])
 def test_sharded_results_equal_one_lunr_py_index(limit: int, tmp_path: Path) -> None:
     """engine.js over shards of any size answers exactly as lunr.js over lunr.py's index."""
-    documents = search.search_documents(SMALL)
-    index = search.build_index(documents)
-    write_pages(search.index_pages(documents, index, limit), tmp_path)
+    documents, index = written_small_index(tmp_path, limit)
     whole = lunr_py_index(documents)
     whole["invertedIndex"].sort(key=lambda entry: search.utf16_key(entry[0]))
     answers = run_node(tmp_path, SMALL_QUERIES, tmp_path, whole)
@@ -405,9 +409,7 @@ def test_document_files_are_the_records_with_sorted_keys() -> None:
 def test_preloaded_shards_answer_as_loaded_ones(tmp_path: Path) -> None:
     """The page warms the preload shards in idle time (engine.warm); queries answered from
     what warming kept equal the answers of an engine that never warmed."""
-    documents = search.search_documents(SMALL)
-    index = search.build_index(documents)
-    write_pages(search.index_pages(documents, index, 1), tmp_path)
+    documents, index = written_small_index(tmp_path, 1)
     shards = search.shard_terms(index, 1)
     preload = search.preload_shards(index, shards, 1)
     assert 0 < len(preload) <= search.PRELOAD_SHARDS
