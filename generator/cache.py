@@ -177,19 +177,6 @@ class BuildRecord:
     folders: dict[str, int] = field(default_factory=dict)
 
 
-def folder_mtimes(output: Path, files: Iterable[str]) -> dict[str, int]:
-    """The mtimes of the output folders holding ``files``, and of their parents."""
-    folders = {""}
-    for path in files:
-        while "/" in path:
-            path = path.rsplit("/", 1)[0]
-            if path in folders:
-                break
-            folders.add(path)
-    root = str(output)
-    return {folder: os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns for folder in sorted(folders)}
-
-
 def _dumps(value: object) -> bytes:
     # Records pickled by their field values: two to three times quicker both ways than the
     # dataclasses' own pickling (see parallel.py), which matters for a memo of 10,000 articles.

@@ -21,7 +21,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,14 +196,9 @@ def _commit_file(staging: Path) -> Path:
     return staging.with_name(staging.name + ".commit")
 
 
-def _leftovers(output: Path) -> list[Path]:
-    if not output.parent.is_dir():
-        return []
-    return list(output.parent.glob(f"{glob.escape(output.name)}.building-*.commit"))
-
-
-def recover(output: Path) -> None:
-    """Finish or undo what builds that died left beside ``output`` (call under the lock).
+def recover(output: Path) -> bool:
+    """Finish or undo what builds that died left beside ``output`` (call under the lock);
+    True when files of a dead build were moved into the site.
 
     A staging folder with a commit journal died while moving its files into the site:
     its moves are finished (the site then holds that build's files, and the next build,
@@ -212,16 +207,19 @@ def recover(output: Path) -> None:
     """
     pattern = re.compile(re.escape(output.name) + r"\.(building|previous)-\d+")
     if not output.parent.is_dir():
-        return
+        return False
+    moved = False
     for entry in sorted(output.parent.iterdir()):
         if not (pattern.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink()):
             continue
         journal = _commit_file(entry)
         if journal.is_file():
             _apply(entry, output, json.loads(journal.read_text(encoding="utf-8")))
+            moved = True
         shutil.rmtree(entry)
     for journal in output.parent.glob(f"{glob.escape(output.name)}.building-*.commit"):
         journal.unlink()
+    return moved
 
 
 def _apply(staging: Path, output: Path, journal: Mapping[str, list[str]]) -> None:
@@ -307,6 +305,20 @@ def _swap_in(new: Path, output: Path) -> None:
     shutil.rmtree(previous)
 
 
+def folder_mtimes(output: Path, files: Iterable[str]) -> dict[str, int]:
+    """The mtimes of the output folders holding ``files``, and of their parents, for the
+    build record: ``site_intact`` and ``intact_files`` compare them with the folders as they are."""
+    folders = {""}
+    for path in files:
+        while "/" in path:
+            path = path.rsplit("/", 1)[0]
+            if path in folders:
+                break
+            folders.add(path)
+    root = str(output)
+    return {folder: os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns for folder in sorted(folders)}
+
+
 def _folders_untouched(root: str, folders: Mapping[str, int]) -> bool:
     """True while every recorded folder keeps its mtime: no file was added to or removed from it."""
     try:
@@ -372,9 +384,7 @@ def write_site(
     been made again: an incremental build renders only the pages whose inputs changed.
     Call it under ``build_lock``.
     """
-    recovered = _leftovers(output)
-    recover(output)
-    if recovered:
+    if recover(output):
         present = None  # the scan was made before a dead build's files were moved in
     wanted: dict[str, bytes] = {}
     for page in pages:

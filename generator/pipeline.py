@@ -162,7 +162,7 @@ def _reusing_reader(content: Path, reuse: _Reuse) -> ingest.ReadFile:
 
 def _stored_memo(store: cache.BuildCache, identity: str) -> BuildMemo | None:
     stored = store.load_memo(identity)
-    return stored if isinstance(stored, BuildMemo) and stored.identity == identity else None
+    return stored if isinstance(stored, BuildMemo) else None  # load_memo checked its identity
 
 
 def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
@@ -201,9 +201,6 @@ def rebuild(
     folder; without it (``serve``, which keeps the memo in memory) a build that finds
     nothing to do still reads the stored memo, so the first edit does not wait for it.
     """
-    from . import manifest, render, search
-    from .theme import Theme
-
     started = time.perf_counter()
     progress = output.Progress(not quiet)
     store = cache.BuildCache(config.output_path)
@@ -216,6 +213,9 @@ def rebuild(
             if memo is None and not persist:
                 memo = _stored_memo(store, cache.identity(config))
             return replace(record.report, written=0, seconds=time.perf_counter() - started), memo
+        from . import manifest, render, search  # only now that there is work (see the imports above)
+        from .theme import Theme
+
         identity = cache.identity(config)
         if clean_build:
             memo = None
@@ -265,7 +265,7 @@ def rebuild(
         memo.render_keys = dict(rendered.keys)
         memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
-        folders = cache.folder_mtimes(config.output_path, written.files)
+        folders = output.folder_mtimes(config.output_path, written.files)
         store.save_record(cache.BuildRecord(inputs, dict(written.files), report, folders))
         if persist:
             store.save_memo(identity, memo)
