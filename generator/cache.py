@@ -38,7 +38,7 @@ from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
 # Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
-_FORMAT = 4
+_FORMAT = 5
 # The environment variables that can change the output (reproducible dates, see the snapshot issue).
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
 
@@ -116,7 +116,6 @@ class Inputs:
     """The keys of what a build reads, split by the stages that read it."""
 
     gather: str  # content/, config, code, environment: everything the collection depends on
-    site: str  # gather + themes/: everything the output depends on
     presentation: str  # themes/, config, code, environment: all a page depends on but the content
     # What the keys were computed from, kept in the record so the next build reads only
     # the files that changed since.
@@ -131,11 +130,10 @@ def fingerprint(config: Config, previous: Inputs | None = None) -> Inputs:
     known_at = previous.taken_at_ns if previous is not None else 0
     content = folder_states(config.content_path, previous.content if previous else None, known_at)
     themes = folder_states(config.themes_path, previous.themes if previous else None, known_at)
-    gather = _hash_json({"identity": identity(config), "content": {path: state.sha256 for path, state in content.items()}})
-    theme_hashes = {path: state.sha256 for path, state in themes.items()}
-    site = _hash_json({"gather": gather, "themes": theme_hashes})
-    presentation = _hash_json({"identity": identity(config), "themes": theme_hashes})
-    return Inputs(gather, site, presentation, content=content, themes=themes, taken_at_ns=taken_at_ns)
+    code_and_config = identity(config)
+    gather = _hash_json({"identity": code_and_config, "content": {path: state.sha256 for path, state in content.items()}})
+    presentation = _hash_json({"identity": code_and_config, "themes": {path: state.sha256 for path, state in themes.items()}})
+    return Inputs(gather, presentation, content=content, themes=themes, taken_at_ns=taken_at_ns)
 
 
 def identity(config: Config) -> str:
@@ -223,7 +221,6 @@ class BuildCache:
             recorded = data["inputs"]
             inputs = Inputs(
                 gather=recorded["gather"],
-                site=recorded["site"],
                 presentation=recorded["presentation"],
                 content={path: FileState(*state) for path, state in recorded["content"].items()},
                 themes={path: FileState(*state) for path, state in recorded["themes"].items()},
@@ -251,7 +248,6 @@ class BuildCache:
             "format": _FORMAT,
             "inputs": {
                 "gather": record.inputs.gather,
-                "site": record.inputs.site,
                 "presentation": record.inputs.presentation,
                 "content": _states_json(record.inputs.content),
                 "themes": _states_json(record.inputs.themes),
