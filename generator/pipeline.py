@@ -106,7 +106,7 @@ def gather(
     accession register's entries for files it has not seen before. ``reuse`` carries a
     previous build's work in and this one's out.
     """
-    reader = ingest.read_file if reuse is None else _reusing_reader(config.content_path, reuse)
+    reader = ingest.read_file if reuse is None else _reusing_reader(reuse)
     sources, skipped, problems = ingest.ingest(config.content_path, reader)
     if record_accessions:
         dates, register_problems = accessions.record_new(config.content_path, (s.file for s in sources), accessions.today())
@@ -140,7 +140,7 @@ def gather(
     )
 
 
-def _reusing_reader(content: Path, reuse: _Reuse) -> ingest.ReadFile:
+def _reusing_reader(reuse: _Reuse) -> ingest.ReadFile:
     """``ingest.read_file``, answered from the previous build for files whose bytes are the same."""
     previous = reuse.ingested
     reuse.ingested = {}
