@@ -4,13 +4,16 @@ Each dispatch is described by *terms* of five kinds: the people it names, its
 place, its keywords, its date (a full date only: '--05-05' recurs every year) and
 the sources its witnesses stand in (reports printed in one paper are of one day).
 A term's weight is its kind's weight (``related.*_weight``) times its rarity,
-``ln(1 + N/df) / ln(1 + N)`` over the N dispatches: 1 for a term of one dispatch,
-falling towards 0 for a term of all, and independent of the size of the archive.
-As in Hugo's related content, a term held by more than
-``related.cardinality_threshold`` of the dispatches is not indexed at all.
+``ln(1 + S/df) / ln(1 + S)``: 1 for a term of one dispatch, falling towards 0 for a
+term of all, and independent of the size of the archive. S is the number N of
+dispatches rounded up to a step of an eighth of a doubling (``archive_scale``), so
+that one dispatch more or less moves no weight unless N crosses a step, about every
+9% of growth: the next build then rescores only the pairs the change touches,
+instead of every pair in the archive. As in Hugo's related content, a term held by
+more than ``related.cardinality_threshold`` of S dispatches is not indexed at all.
 
 Candidates are the pairs that share an indexed term held by at most
-``max(10, √N)`` dispatches (an inverted index, so dispatches with nothing rare in
+``max(10, √S)`` dispatches (an inverted index, so dispatches with nothing rare in
 common are never compared, and the work stays near-linear in N: a pair that shares
 only terms of many dispatches could not add up to a link anyway, as such terms
 weigh little). A candidate pair then also
@@ -53,7 +56,7 @@ _REASON_TERMS = 3
 _MENTIONABLE_KINDS = ("people", "keywords")
 # Shorter terms (二字词 such as 工作, 书记) are too common to count when only mentioned.
 _MENTION_MIN_CHARS = 3
-# Terms of at most this many dispatches (or √N, if more) propose candidate pairs.
+# Terms of at most this many dispatches (or √S, S the archive scale, if more) propose candidate pairs.
 _PROPOSING_MIN = 10
 _VALUE = operator.attrgetter("value")
 
@@ -86,9 +89,17 @@ def _kind_weight(kind: str, config: RelatedConfig) -> float:
     }[kind]
 
 
-def rarity(frequency: int, total: int) -> float:
-    """1 for a term of one dispatch, towards 0 for a term of all of them."""
-    return math.log(1 + total / frequency) / math.log(1 + total)
+def archive_scale(total: int) -> int:
+    """``total`` rounded up to the next power of 2^(1/8): the archive size weights are computed for."""
+    if total <= 1:
+        return 1
+    step = math.ceil(8 * math.log2(total))
+    return max(total, math.ceil(2 ** (step / 8)))
+
+
+def rarity(frequency: int, scale: int) -> float:
+    """1 for a term of one dispatch, towards 0 for a term of all ``scale`` of them."""
+    return math.log(1 + scale / frequency) / math.log(1 + scale)
 
 
 def _reason(weights: dict[Term, float]) -> str:
@@ -109,11 +120,11 @@ def _reason(weights: dict[Term, float]) -> str:
 class RelatedMemo:
     """Linking's state between runs, so that a run rescores only the pairs a change can move.
 
-    A pair's score depends on the two dispatches, the number N of dispatches and how
-    many dispatches have each term it shares or mentions. While N stays, a change
+    A pair's score depends on the two dispatches, the archive's scale S and how
+    many dispatches have each term it shares or mentions. While S stays, a change
     moves only the pairs with a changed dispatch and the pairs of dispatches that have
     a term whose count changed; a pair is a candidate as long as they share a term of
-    few enough dispatches, which moves only for those terms too. When N changes every
+    few enough dispatches, which moves only for those terms too. When S changes every
     weight does, and every candidate pair is scored again (what texts mention is kept).
     Scores are summed exactly (``math.fsum``), so they do not depend on the order terms
     were numbered in, which differs between a run from scratch and a run that follows
@@ -121,7 +132,7 @@ class RelatedMemo:
     """
 
     settings: RelatedConfig
-    total: int = -1  # N of the last run; -1 before the first
+    scale: int = -1  # S of the last run; -1 before the first
     dispatches: dict[str, Dispatch] = field(default_factory=dict)  # by id, as last linked
     terms: dict[str, frozenset[int]] = field(default_factory=dict)  # dispatch id -> its terms' numbers
     numbers: dict[Term, int] = field(default_factory=dict)  # every term met, numbered as met
@@ -138,11 +149,11 @@ class RelatedMemo:
         changed = {key for key, dispatch in by_id.items() if self.dispatches.get(key) != dispatch}
         changed.update(self.dispatches.keys() - by_id.keys())
         moved = self._recount(changed, by_id)
-        total = len(by_id)
-        run = _Run(self, by_id, total)
+        scale = archive_scale(len(by_id))
+        run = _Run(self, by_id, scale)
         dirty = set(changed)
-        if total != self.total:
-            self.total = total
+        if scale != self.scale:
+            self.scale = scale
             self._find_all_partners(run)
             rescore = {
                 (first, second) for first, others in self.partners.items() for second in others if first < second
@@ -287,13 +298,13 @@ class _Lazy(dict):  # type: ignore[type-arg]
 class _Run:
     """One run's limits, weights, term sets and texts, each computed when first asked."""
 
-    def __init__(self, memo: RelatedMemo, by_id: Mapping[str, Dispatch], total: int) -> None:
+    def __init__(self, memo: RelatedMemo, by_id: Mapping[str, Dispatch], scale: int) -> None:
         config = memo.settings
         self.memo = memo
         self.by_id = by_id
-        self.total = total
-        self.limit = config.cardinality_threshold * total
-        self.proposing_limit = min(self.limit, max(_PROPOSING_MIN, math.isqrt(total)))
+        self.scale = scale
+        self.limit = config.cardinality_threshold * scale
+        self.proposing_limit = min(self.limit, max(_PROPOSING_MIN, math.isqrt(scale)))
         self.kind_weights = {kind: _kind_weight(kind, config) for kind in _KINDS}
         # dispatch id -> its terms that count when shared: those of at most ``limit`` dispatches
         self.weighed = _Lazy(self._weighed)
@@ -326,7 +337,7 @@ class _Run:
 
     def _weight(self, term: int, more: int) -> float:
         kind = self.memo.vocabulary[term].kind
-        return self.kind_weights[kind] * rarity(len(self.memo.holders[term]) + more, self.total)
+        return self.kind_weights[kind] * rarity(len(self.memo.holders[term]) + more, self.scale)
 
     def _mentioned_in(self, key: str) -> frozenset[int]:
         """The terms the dispatch's title or text mentions among those its candidate partners could share so.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from generator.config import RelatedConfig
 from generator.models import DateInfo, Dispatch
-from generator.related import rarity, related_links, related_links_incremental
+import generator.related as related_module
+from generator.related import archive_scale, rarity, related_links, related_links_incremental
 
 
 def make_dispatch(
@@ -40,6 +43,34 @@ def _others(n: int) -> list[Dispatch]:
 def test_rarity_is_one_for_a_term_of_one_dispatch_and_falls_with_frequency() -> None:
     assert rarity(1, 10) == 1.0
     assert rarity(2, 10) > rarity(5, 10) > rarity(10, 10) > 0
+
+
+def test_the_archive_scale_rounds_the_count_up_to_an_eighth_of_a_doubling() -> None:
+    assert [archive_scale(n) for n in (0, 1, 2, 3, 16, 17, 10_000, 10_623, 10_624)] == [1, 1, 2, 4, 16, 18, 10_624, 10_624, 11_586]
+    scales = [archive_scale(n) for n in range(1, 20_000)]
+    assert all(n <= scale <= n * 2 ** (1 / 8) + 1 for n, scale in enumerate(scales, start=1))
+    assert scales == sorted(scales)
+
+
+def test_one_dispatch_more_within_a_scale_step_rescores_only_the_pairs_it_touches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 21 and 22 dispatches share a scale (23): the new one's pairs are scored, no other.
+    pairs = [make_dispatch(f"d-{i:03d}_p", people=(f"人{i // 2}",), keywords=(f"词{i // 2}", f"题{i // 2}")) for i in range(21)]
+    assert archive_scale(21) == archive_scale(22)
+    _, memo = related_links_incremental(pairs, RelatedConfig(), None)
+    scored: list[tuple[str, str]] = []
+    score = related_module._Run.score
+
+    def counting(run: related_module._Run, first: str, second: str) -> float:
+        scored.append((first, second))
+        return score(run, first, second)
+
+    monkeypatch.setattr(related_module._Run, "score", counting)
+    newcomer = make_dispatch("d-100_n", people=("人3",), keywords=("词3", "题3"))
+    links, _ = related_links_incremental([*pairs, newcomer], RelatedConfig(), memo)
+    # The pair that holds the newcomer's terms weighs them differently now; no other moves.
+    assert scored and all("d-100_n" in pair or {"d-006_p", "d-007_p"} == set(pair) for pair in scored)
+    assert links == related_links([*pairs, newcomer], RelatedConfig())
+    assert "d-100_n" in [link.dispatch for link in links["d-006_p"]]
 
 
 def test_a_shared_rare_person_and_keyword_link_both_ways_with_a_reason() -> None:
