@@ -12,10 +12,9 @@ accession register the first build that saw the file wrote (see ``accessions.py`
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from collections import Counter
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -64,30 +63,32 @@ def fixity(page: Page) -> Fixity:
     return Fixity(page.path, hashlib.sha256(page.content).hexdigest(), len(page.content))
 
 
-def manifest_document(files: Iterable[Fixity], collection: Collection) -> dict[str, Any]:
-    listed = sorted((entry for entry in files if entry.path != MANIFEST_PATH), key=lambda entry: entry.path)
-    duplicates = sorted(path for path, count in Counter(entry.path for entry in listed).items() if count > 1)
+def _listed(files: Iterable[Fixity]) -> list[Fixity]:
+    listed = sorted((entry for entry in files if entry.path != MANIFEST_PATH), key=_PATH)
+    duplicates = sorted({first.path for first, second in zip(listed, listed[1:]) if first.path == second.path})
     if duplicates:
         # Two pages for one path means one would silently overwrite the other on disk.
         raise ValueError(f"two output files claim the same path: {', '.join(duplicates)}")
-    return {
-        "format": FORMAT,
-        "generator": f"jianbao {__version__}",
-        "date": iso_time(build_time(collection)),
-        "algorithm": "sha256",
-        "files": [{"path": entry.path, "sha256": entry.sha256, "size": entry.size} for entry in listed],
-        "sources": [source_provenance(source) for source in sorted(collection.sources, key=lambda s: s.id)],
-    }
+    return listed
+
+
+_PATH = operator.attrgetter("path")
 
 
 def manifest_page(files: Iterable[Fixity], collection: Collection) -> Page:
     """``manifest.json`` for the output files ``files`` (an incremental build knows the hashes
     of the files it did not make again from its build record)."""
-    document = manifest_document(files, collection)
-    listed = document["files"]
-    # The file list is written by hand, as json.dumps(indent=1) would write it: at 10,000
-    # articles json's encoder took 1.8 s over its 41,000 entries on every build.
-    document["files"] = _FILES_MARK
+    listed = _listed(files)
+    document = {
+        "format": FORMAT,
+        "generator": f"jianbao {__version__}",
+        "date": iso_time(build_time(collection)),
+        "algorithm": "sha256",
+        # The file list is written by hand, as json.dumps(indent=1) would write it: at
+        # 10,000 articles json's encoder took 1.8 s over its 41,000 entries on every build.
+        "files": _FILES_MARK,
+        "sources": [source_provenance(source) for source in sorted(collection.sources, key=lambda s: s.id)],
+    }
     text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
     text = text.replace(json.dumps(_FILES_MARK), _file_list(listed), 1)
     return Page(MANIFEST_PATH, text.encode("utf-8"))
@@ -96,15 +97,21 @@ def manifest_page(files: Iterable[Fixity], collection: Collection) -> Page:
 _FILES_MARK = "\x00files\x00"  # no path, digest or name can hold a NUL
 
 
-def _file_list(entries: list[dict[str, Any]]) -> str:
+def _file_list(entries: list[Fixity]) -> str:
     if not entries:
         return "[]"
-    dumps = functools.partial(json.dumps, ensure_ascii=False)
     items = (
-        f'  {{\n   "path": {dumps(entry["path"])},\n   "sha256": "{entry["sha256"]}",\n   "size": {entry["size"]}\n  }}'
+        f'  {{\n   "path": {_json_string(entry.path)},\n   "sha256": "{entry.sha256}",\n   "size": {entry.size}\n  }}'
         for entry in entries
     )
     return "[\n" + ",\n".join(items) + "\n ]"
+
+
+def _json_string(text: str) -> str:
+    """``json.dumps(text, ensure_ascii=False)``, without the encoder for the usual path that needs no escape."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text, ensure_ascii=False)
 
 
 def manifest_pages(pages: tuple[Page, ...], collection: Collection, config: Config) -> tuple[Page, ...]:
