@@ -19,8 +19,10 @@ writes the same bytes as a build from nothing (``--clean``); the tests check it.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -160,6 +162,22 @@ def _reusing_reader(reuse: _Reuse) -> ingest.ReadFile:
     return read
 
 
+@contextlib.contextmanager
+def _old_objects_left_alone() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that exist when a build starts.
+
+    The memo of the last build is millions of containers; every full collection the
+    build's own allocations set off walked them all again (1-2.5 s of a 7-10 s rebuild
+    at 10,000 articles). Reference counting still frees what the build drops; cycles
+    among the frozen objects wait for a collection after the build, which unfreezes them.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _stored_memo(store: cache.BuildCache, identity: str) -> BuildMemo | None:
     stored = store.load_memo(identity)
     return stored if isinstance(stored, BuildMemo) else None  # load_memo checked its identity
@@ -204,7 +222,7 @@ def rebuild(
     started = time.perf_counter()
     progress = output.Progress(not quiet)
     store = cache.BuildCache(config.output_path)
-    with output.build_lock(store.lock_file, config.output_path):
+    with output.build_lock(store.lock_file, config.output_path), _old_objects_left_alone():
         output.recover(config.output_path)  # a build that died while changing the site
         record = None if clean_build else store.load_record()
         inputs = cache.fingerprint(config, record.inputs if record is not None else None)
@@ -221,6 +239,7 @@ def rebuild(
             memo = None
         elif memo is None:
             memo = _stored_memo(store, identity)
+            gc.freeze()
         if memo is not None and memo.identity != identity:
             memo = None
 
