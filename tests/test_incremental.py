@@ -79,7 +79,7 @@ def test_a_build_with_no_change_touches_no_file(project: Path) -> None:
     site = project.parent / "output"
     before = files_state(site)
     folder_before = site.stat()
-    record = project.parent / cache.CACHE_FOLDER / "output.record.json"
+    record = cache.BuildCache(site).record_file
     record_before = record.stat().st_mtime_ns
     second = build(project)
     assert second.written == 0
@@ -262,7 +262,7 @@ def test_clean_ignores_a_stale_stage_cache(project: Path) -> None:
     entry.write_bytes(pickle.dumps((text, stale, problems)))
     # Without the gathered collection and the record, the next build must read the stages.
     (project.parent / cache.CACHE_FOLDER / "output.memo.pickle").unlink()
-    (project.parent / cache.CACHE_FOLDER / "output.record.json").unlink()
+    cache.BuildCache(project.parent / "output").record_file.unlink()
     catalog = project.parent / "output" / "catalog.json"
     build(project)
     assert "陈旧的缓存标题" in catalog.read_text(encoding="utf-8")
