@@ -50,7 +50,7 @@ class FileState(NamedTuple):
 class WriteReport:
     """What ``write_site`` did; ``files`` describes the whole site as it now stands."""
 
-    files: Mapping[str, FileState]  # path relative to the output root -> state, in path order
+    files: Mapping[str, FileState]  # path relative to the output root -> state
     written: tuple[str, ...]  # new or changed files
     removed: tuple[str, ...]  # files of the previous site that the new one does not have
 
@@ -155,13 +155,14 @@ def _current_hashes(
     A file left out differs from its new bytes.
     """
     hashes: dict[str, str] = {}
-    for path, stat in present.items():
-        if path not in wanted:
+    for path, content in wanted.items():
+        stat = present.get(path)
+        if stat is None:
             continue
         state = record.get(path)
         if state is not None and unchanged_since(stat, state):
             hashes[path] = state.sha256
-        elif S_ISREG(stat.st_mode) and stat.st_size == len(wanted[path]):
+        elif S_ISREG(stat.st_mode) and stat.st_size == len(content):
             # A file of another size cannot hold the same bytes; only same-sized ones are read.
             hashes[path] = _sha256_file(output / path)
     return hashes
@@ -259,6 +260,7 @@ def _signals_deferred() -> Iterator[None]:
 def _commit_changes(
     output: Path,
     wanted: Mapping[str, bytes],
+    hashes: Mapping[str, str],
     written: tuple[str, ...],
     removed: tuple[str, ...],
     present: Mapping[str, os.stat_result],
@@ -279,7 +281,7 @@ def _commit_changes(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(wanted[path])
             stat = target.stat()  # a rename keeps the inode, so the mtime too
-            states[path] = FileState(hashlib.sha256(wanted[path]).hexdigest(), stat.st_size, stat.st_mtime_ns)
+            states[path] = FileState(hashes[path], stat.st_size, stat.st_mtime_ns)
             if progress is not None:
                 progress.update("write", done, len(order))
         journal = {"write": order, "remove": sorted(removed)}
@@ -394,29 +396,32 @@ def write_site(
         if page.path in wanted or page.path in kept:
             raise ValueError(f"{page.path!r}: two pages have this output path")
         wanted[page.path] = page.content
-    present = scan(output) if present is None else present
-    if kept and (record is None or any(path not in present or not unchanged_since(present[path], record[path]) for path in kept)):
-        raise ValueError("a file to keep is missing or changed since the build record")
-    new_hashes = {path: hashlib.sha256(content).hexdigest() for path, content in wanted.items()}
-    if record is not None:
-        new_hashes.update((path, record[path].sha256) for path in kept)
-    new_hashes = dict(sorted(new_hashes.items()))
+    if present is None:
+        present = scan(output)
+        # ``kept`` was judged on another look at the output: make sure it still holds.
+        if kept and (record is None or any(path not in present or not unchanged_since(present[path], record[path]) for path in kept)):
+            raise ValueError("a file to keep is missing or changed since the build record")
+    if kept and record is None:
+        raise ValueError("files to keep need the build record that vouches for them")
+    made_hashes = {path: hashlib.sha256(content).hexdigest() for path, content in wanted.items()}
     old_hashes = _current_hashes(output, present, wanted, record) if record is not None else {}
-    same = set(kept) | {path for path, digest in new_hashes.items() if old_hashes.get(path) == digest}
-    removed = tuple(path for path in present if path not in new_hashes)
-    written = tuple(path for path in new_hashes if path not in same)
-    if record is not None and not written and not removed and output.is_dir():
-        files = {path: FileState(new_hashes[path], present[path].st_size, present[path].st_mtime_ns) for path in new_hashes}
-        return WriteReport(files, (), ())
+    same_made = {path for path, digest in made_hashes.items() if old_hashes.get(path) == digest}
+    removed = tuple(path for path in present if path not in wanted and path not in kept)
+    written = tuple(sorted(path for path in made_hashes if path not in same_made))
 
-    if record is not None and output.is_dir() and len(written) + len(removed) <= _SWAP_SHARE * len(new_hashes):
-        states = _commit_changes(output, wanted, written, removed, present, progress)
-        files = {
-            path: states[path] if path in states else FileState(digest, present[path].st_size, present[path].st_mtime_ns)
-            for path, digest in new_hashes.items()
-        }
+    if record is not None and output.is_dir() and len(written) + len(removed) <= _SWAP_SHARE * (len(wanted) + len(kept)):
+        # A kept file is intact since the record, so the record's state is still its own.
+        files = {path: record[path] for path in kept}
+        files.update(
+            (path, FileState(made_hashes[path], present[path].st_size, present[path].st_mtime_ns)) for path in same_made
+        )
+        if written or removed:
+            files.update(_commit_changes(output, wanted, made_hashes, written, removed, present, progress))
         return WriteReport(files, written, removed)
 
+    new_hashes = {**made_hashes, **{path: record[path].sha256 for path in kept}} if record is not None else made_hashes
+    new_hashes = dict(sorted(new_hashes.items()))
+    same = set(kept) | same_made
     building = output.with_name(f"{output.name}.building-{os.getpid()}")
     files: dict[str, FileState] = {}
     try:
