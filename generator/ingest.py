@@ -14,7 +14,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
@@ -222,11 +222,15 @@ def read_file(path: Path, relative: str) -> tuple[Source | None, Skipped | None,
 ReadFile = Callable[[Path, str], tuple[Source | None, Skipped | None, list[Problem]]]
 
 
-def ingest(content: Path, read: ReadFile = read_file) -> tuple[tuple[Source, ...], tuple[Skipped, ...], tuple[Problem, ...]]:
+def ingest(
+    content: Path, read: ReadFile = read_file, files: Iterable[str] | None = None
+) -> tuple[tuple[Source, ...], tuple[Skipped, ...], tuple[Problem, ...]]:
     """Read every file below ``content`` in a fixed (sorted) order.
 
     ``read`` reads one file (``read_file``); an incremental build passes one that reuses
-    what it read before from files whose bytes, and sidecar's bytes, did not change.
+    what it read before from files whose bytes, and sidecar's bytes, did not change,
+    and ``files``, the paths (relative to ``content``) it found there, so the folder is
+    not walked twice.
     """
     if not content.is_dir():
         raise FileNotFoundError(f"{content}: content folder not found")
@@ -234,11 +238,12 @@ def ingest(content: Path, read: ReadFile = read_file) -> tuple[tuple[Source, ...
     skipped: list[Skipped] = []
     problems: list[Problem] = []
     seen_ids: dict[str, str] = {}
-    for path in sorted(p for p in content.rglob("*") if p.is_file()):
-        relative = path.relative_to(content).as_posix()
+    if files is None:
+        files = (path.relative_to(content).as_posix() for path in content.rglob("*") if path.is_file())
+    for relative in sorted(files):
         if any(_is_sidecar_or_litter(part) for part in relative.split("/")):
             continue
-        source, skip, file_problems = read(path, relative)
+        source, skip, file_problems = read(content / relative, relative)
         problems.extend(file_problems)
         if skip is not None:
             skipped.append(skip)

@@ -108,8 +108,10 @@ def gather(
     accession register's entries for files it has not seen before. ``reuse`` carries a
     previous build's work in and this one's out.
     """
-    reader = ingest.read_file if reuse is None else _reusing_reader(reuse)
-    sources, skipped, problems = ingest.ingest(config.content_path, reader)
+    if reuse is None:
+        sources, skipped, problems = ingest.ingest(config.content_path)
+    else:
+        sources, skipped, problems = ingest.ingest(config.content_path, _reusing_reader(reuse), reuse.content.keys())
     if record_accessions:
         dates, register_problems = accessions.record_new(config.content_path, (s.file for s in sources), accessions.today())
     else:
@@ -148,10 +150,8 @@ def _reusing_reader(reuse: _Reuse) -> ingest.ReadFile:
     reuse.ingested = {}
 
     def read(path: Path, relative: str) -> IngestResult:
-        state = reuse.content.get(relative)
+        state = reuse.content[relative]  # ingest reads the files the content was fingerprinted with
         sidecar = reuse.content.get(relative + ingest.SIDECAR_SUFFIX)
-        if state is None:  # a file that appeared after the content was fingerprinted
-            return ingest.read_file(path, relative)
         key = (relative, state.sha256, sidecar.sha256 if sidecar is not None else None)
         result = previous.get(key)
         if result is None:
