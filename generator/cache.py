@@ -169,7 +169,7 @@ def _config_digest(config: Config) -> str:
 @dataclass(frozen=True)
 class BuildRecord:
     inputs: Inputs
-    files: dict[str, FileState]
+    files: Mapping[str, FileState]
     report: BuildReport  # what the build reported, given again by a build that changes nothing
     # The mtime of every folder of the output that holds a file ('' is the output itself):
     # a file added to or removed from a folder changes its mtime.

@@ -53,6 +53,7 @@ class WriteReport:
     files: Mapping[str, FileState]  # path relative to the output root -> state
     written: tuple[str, ...]  # new or changed files
     removed: tuple[str, ...]  # files of the previous site that the new one does not have
+    folders: dict[str, int]  # the mtime of each folder holding files (see ``folder_mtimes``)
 
 
 class Progress:
@@ -323,6 +324,26 @@ def folder_mtimes(output: Path, files: Iterable[str]) -> dict[str, int]:
     return {folder: os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns for folder in sorted(folders)}
 
 
+def _folder_mtimes_after(output: Path, known: Mapping[str, int], changed: Iterable[str]) -> dict[str, int]:
+    """``folder_mtimes`` after files were added to, replaced in or removed from a site whose
+    folders had the mtimes ``known``: only the folders above a changed file are looked at."""
+    touched = {""}
+    for path in changed:
+        while "/" in path:
+            path = path.rsplit("/", 1)[0]
+            if path in touched:
+                break
+            touched.add(path)
+    folders = dict(known)
+    root = str(output)
+    for folder in touched:
+        try:
+            folders[folder] = os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns
+        except FileNotFoundError:
+            folders.pop(folder, None)  # emptied, so removed with its last file
+    return folders
+
+
 def _folders_untouched(root: str, folders: Mapping[str, int]) -> bool:
     """True while every recorded folder keeps its mtime: no file was added to or removed from it."""
     try:
@@ -349,25 +370,35 @@ def site_intact(output: Path, record: Mapping[str, FileState], folders: Mapping[
         return False
 
 
-def intact_files(
-    output: Path, record: Mapping[str, FileState], folders: Mapping[str, int]
-) -> tuple[dict[str, os.stat_result], set[str]]:
+class OutputState(NamedTuple):
+    """The output folder as a build finds it, measured against the last build record."""
+
+    present: dict[str, os.stat_result]  # every file below the output
+    intact: set[str]  # the files still as the record left them
+    folders: Mapping[str, int] | None  # the record's folder mtimes, when every folder still has them
+
+
+def intact_files(output: Path, record: Mapping[str, FileState], folders: Mapping[str, int]) -> OutputState:
     """Every file below ``output``, and the paths among them still as the build record left them.
 
     While the recorded folders are untouched, the recorded files are looked up by path;
     otherwise the output is walked.
     """
     root = str(output)
-    present: dict[str, os.stat_result] = {}
-    if _folders_untouched(root, folders):
-        for path in record:
-            try:
-                present[path] = os.lstat(f"{root}/{path}")
-            except OSError:
-                continue
-    else:
+    if not _folders_untouched(root, folders):
         present = scan(output)
-    return present, {path for path, stat in present.items() if path in record and unchanged_since(stat, record[path])}
+        return OutputState(present, {path for path, stat in present.items() if path in record and unchanged_since(stat, record[path])}, None)
+    present = {}
+    intact = set()
+    lstat = os.lstat
+    for path, state in record.items():
+        try:
+            stat = present[path] = lstat(f"{root}/{path}")
+        except OSError:
+            continue
+        if stat.st_mtime_ns == state.mtime_ns and stat.st_size == state.size and S_ISREG(stat.st_mode):  # unchanged_since, inline: 41,000 calls
+            intact.add(path)
+    return OutputState(present, intact, folders)
 
 
 def write_site(
@@ -377,6 +408,7 @@ def write_site(
     record: Mapping[str, FileState] | None,
     kept: Set[str] = frozenset(),
     present: Mapping[str, os.stat_result] | None = None,
+    folders: Mapping[str, int] | None = None,
     progress: Progress | None = None,
 ) -> WriteReport:
     """Make ``output`` hold exactly ``pages`` and the files of ``kept``.
@@ -386,10 +418,11 @@ def write_site(
     current output, intact since ``record`` (see ``intact_files``, whose scan may be
     passed as ``present``), that the new site has unchanged without their bytes having
     been made again: an incremental build renders only the pages whose inputs changed.
-    Call it under ``build_lock``.
+    ``folders``, the mtimes of the output's folders as ``intact_files`` found them,
+    spares looking at every folder again after a small change. Call it under ``build_lock``.
     """
     if recover(output):
-        present = None  # the scan was made before a dead build's files were moved in
+        present = folders = None  # the scan was made before a dead build's files were moved in
     wanted: dict[str, bytes] = {}
     for page in pages:
         _check_path(page.path)
@@ -417,7 +450,9 @@ def write_site(
         )
         if written or removed:
             files.update(_commit_changes(output, wanted, made_hashes, written, removed, present, progress))
-        return WriteReport(files, written, removed)
+        if folders is not None:
+            return WriteReport(files, written, removed, _folder_mtimes_after(output, folders, written + removed))
+        return WriteReport(files, written, removed, folder_mtimes(output, files))
 
     new_hashes = {**made_hashes, **{path: record[path].sha256 for path in kept}} if record is not None else made_hashes
     new_hashes = dict(sorted(new_hashes.items()))
@@ -451,4 +486,4 @@ def write_site(
         # Interrupted or failed: the previous site stays exactly as it was.
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return WriteReport(files, written, removed)
+    return WriteReport(files, written, removed, folder_mtimes(output, files))

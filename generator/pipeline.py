@@ -267,9 +267,9 @@ def rebuild(
 
         # Pages whose file is still as the last build wrote it and whose key is unchanged
         # are not rendered again; they are kept as they are.
-        present, intact = output.intact_files(config.output_path, record.files, record.folders) if record is not None else ({}, set())
+        found = output.intact_files(config.output_path, record.files, record.folders) if record is not None else output.OutputState({}, set(), None)
         same_build = record is not None and memo.record_token == record.inputs.taken_at_ns
-        unchanged = {path: key for path, key in memo.render_keys.items() if path in intact} if same_build else {}
+        unchanged = {path: key for path, key in memo.render_keys.items() if path in found.intact} if same_build else {}
         rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged)
         theme = Theme(config)
         search_pages, memo.search = search.search_pages(collection, config, theme, memo.search)
@@ -280,12 +280,11 @@ def rebuild(
         fixities += [manifest.Fixity(path, record.files[path].sha256, record.files[path].size) for path in kept] if record else []
         pages = made + (manifest.manifest_page(fixities, collection),)
         known = None if clean_build else (record.files if record is not None else {})
-        written = output.write_site(pages, config.output_path, record=known, kept=kept, present=present or None, progress=progress)
+        written = output.write_site(pages, config.output_path, record=known, kept=kept, present=found.present or None, folders=found.folders, progress=progress)
         memo.render_keys = dict(rendered.keys)
         memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
-        folders = output.folder_mtimes(config.output_path, written.files)
-        store.save_record(cache.BuildRecord(inputs, dict(written.files), report, folders))
+        store.save_record(cache.BuildRecord(inputs, written.files, report, written.folders))
         if persist:
             store.save_memo(identity, memo)
     progress.finish()

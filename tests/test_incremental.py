@@ -145,9 +145,14 @@ def test_adding_and_removing_a_source_adds_and_removes_its_pages(project: Path) 
     shutil.copy(first, copy)
     build(project)
     assert (site / "sources/zz_copy/index.html").is_file()
+    record = cache.BuildCache(site).load_record()
+    assert record is not None and record.folders == output.folder_mtimes(site, record.files)
     copy.unlink()
     build(project)
     assert not (site / "sources/zz_copy").exists()
+    record = cache.BuildCache(site).load_record()
+    assert record is not None and record.folders == output.folder_mtimes(site, record.files)
+    assert build(project).written == 0
 
 
 def test_a_config_change_changes_the_pages(project: Path, reads: list[str]) -> None:
@@ -460,8 +465,11 @@ def test_a_small_change_is_moved_into_the_site_in_place(tmp_path: Path) -> None:
     first = output.write_site(_twenty_pages(), site, record=None)
     folder = site.stat().st_ino
     before = files_state(site)
-    report = output.write_site(_twenty_pages(p1__index_html="", p3__index_html="changed", new__index_html="new"), site, record=first.files)
+    pages = _twenty_pages(p1__index_html="", p3__index_html="changed", new__index_html="new")
+    report = output.write_site(pages, site, record=first.files, folders=first.folders)
     assert (report.written, report.removed) == (("new/index_html", "p3/index_html"), ("p1/index_html",))
+    # Only the folders above the changed files were looked at again, and they are right.
+    assert report.folders == output.folder_mtimes(site, report.files)
     assert site.stat().st_ino == folder  # not swapped: moved in file by file
     after = files_state(site)
     assert after["p3/index_html"][2] == b"changed" and after["new/index_html"][2] == b"new"
