@@ -313,6 +313,12 @@ def _swap_in(new: Path, output: Path) -> None:
 def folder_mtimes(output: Path, files: Iterable[str]) -> dict[str, int]:
     """The mtimes of the output folders holding ``files``, and of their parents, for the
     build record: ``site_intact`` and ``intact_files`` compare them with the folders as they are."""
+    root = str(output)
+    return {folder: os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns for folder in sorted(_folders_above(files))}
+
+
+def _folders_above(files: Iterable[str]) -> set[str]:
+    """Every folder that holds one of ``files`` or holds such a folder ('' is the root)."""
     folders = {""}
     for path in files:
         while "/" in path:
@@ -320,23 +326,15 @@ def folder_mtimes(output: Path, files: Iterable[str]) -> dict[str, int]:
             if path in folders:
                 break
             folders.add(path)
-    root = str(output)
-    return {folder: os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns for folder in sorted(folders)}
+    return folders
 
 
 def _folder_mtimes_after(output: Path, known: Mapping[str, int], changed: Iterable[str]) -> dict[str, int]:
     """``folder_mtimes`` after files were added to, replaced in or removed from a site whose
     folders had the mtimes ``known``: only the folders above a changed file are looked at."""
-    touched = {""}
-    for path in changed:
-        while "/" in path:
-            path = path.rsplit("/", 1)[0]
-            if path in touched:
-                break
-            touched.add(path)
     folders = dict(known)
     root = str(output)
-    for folder in touched:
+    for folder in _folders_above(changed):
         try:
             folders[folder] = os.stat(f"{root}/{folder}" if folder else root).st_mtime_ns
         except FileNotFoundError:
