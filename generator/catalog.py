@@ -170,49 +170,67 @@ def _source_entry(item: tuple[Source, tuple[str, ...]]) -> dict[str, Any]:
     return source_entry(item[0], list(item[1]))
 
 
-def catalog_records(collection: Collection) -> dict[str, tuple[list[Hashable], Callable[[Any], dict[str, Any]]]]:
-    """Each section of the catalog: its records in order, and what makes a record's entry
-    (an entry depends on its record alone)."""
+def catalog_records(collection: Collection) -> dict[str, tuple[list[tuple[str, Any]], Callable[[Any], dict[str, Any]]]]:
+    """Each section of the catalog: its records in order, each with its name (unique in
+    the section), and what makes a record's entry (an entry depends on its record alone)."""
     grouped = articles_by_source(collection.articles)
     sources = sorted(collection.sources, key=lambda source: source.id)
     return {
-        "sources": ([(source, tuple(a.id for a in grouped.get(source.id, []))) for source in sources], _source_entry),
-        "articles": ([article for source in sources for article in grouped.get(source.id, [])], article_entry),
-        "skipped": (sorted(collection.skipped, key=lambda skip: skip.file), _skipped_entry),
-        "dispatches": (sorted(collection.dispatches, key=lambda d: d.id), _dispatch_entry),
+        "sources": (
+            [(source.id, (source, tuple(a.id for a in grouped.get(source.id, [])))) for source in sources],
+            _source_entry,
+        ),
+        "articles": ([(a.id, a) for source in sources for a in grouped.get(source.id, [])], article_entry),
+        "skipped": ([(skip.file, skip) for skip in sorted(collection.skipped, key=lambda skip: skip.file)], _skipped_entry),
+        "dispatches": ([(d.id, d) for d in sorted(collection.dispatches, key=lambda d: d.id)], _dispatch_entry),
     }
 
 
 def catalog(collection: Collection) -> dict[str, Any]:
     """The catalog as a JSON-ready mapping: sources, articles, skipped files, dispatches."""
-    return {key: [entry(record) for record in records] for key, (records, entry) in catalog_records(collection).items()}
+    return {
+        key: [entry(record) for _, record in records] for key, (records, entry) in catalog_records(collection).items()
+    }
 
 
-# The encoded line of each record of the last catalog written, by record. ``serve``'s
-# rebuilds hand back the records of what did not change, so only the others are encoded
-# again (at 10,000 articles encoding them all took over a second). Kept for one call.
-_encoded_lines: dict[Hashable, str] = {}
+# (section, record name) -> (the record, its encoded line: UTF-8, with the indent), as
+# one call of ``encoded_catalog`` made them. The next call encodes a record again only
+# when it is neither the same object nor equal to the one its line was made from; equal
+# records give equal lines, as an entry shows strings, whole numbers, booleans and None
+# (never a float, where == would call 0.0 and -0.0 the same).
+CatalogLines = dict[tuple[str, str], tuple[Any, bytes]]
 
 
 def catalog_json(collection: Collection) -> bytes:
-    """catalog.json: UTF-8, Han characters as they are, one record per line.
+    """catalog.json: UTF-8, Han characters as they are, one record per line."""
+    return encoded_catalog(collection, {})[0]
+
+
+def encoded_catalog(collection: Collection, previous: CatalogLines) -> tuple[bytes, CatalogLines]:
+    """catalog.json, with the lines of ``previous`` (from the last call) for the records
+    that did not change, and the lines of this one for the next.
 
     Each record goes through json's C encoder on its own line (an indented dump runs
     the pure-Python encoder and takes seconds on a large collection), so the file
-    stays readable and diffs line by line.
+    stays readable and diffs line by line. Lines are kept as bytes: at 10,000 articles
+    the catalog is ~100 MB, and joining bytes copies them once where encoding the
+    joined text would read it all again.
     """
-    global _encoded_lines
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    previous, current = _encoded_lines, {}
-    parts = []
-    for key, (records, entry) in catalog_records(collection).items():
-        lines = []
-        for record in records:
-            line = previous.get(record)
-            if line is None:
-                line = "  " + encode(entry(record))
-            current[record] = line
-            lines.append(line)
-        parts.append(f'"{key}": [\n' + ",\n".join(lines) + "\n]" if records else f'"{key}": []')
-    _encoded_lines = current
-    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
+    current: CatalogLines = {}
+    # Every piece of the file in order, joined once at the end: each concatenation of
+    # something this large would copy it all again.
+    pieces = [b"{\n"]
+    for number, (section, (records, entry)) in enumerate(catalog_records(collection).items()):
+        pieces.append((b",\n" if number else b"") + f'"{section}": ['.encode("utf-8"))
+        separator = b"\n"
+        for name, record in records:
+            before = previous.get((section, name))
+            if before is None or (before[0] is not record and before[0] != record):
+                before = (record, b"  " + encode(entry(record)).encode("utf-8"))
+            current[section, name] = before
+            pieces += (separator, before[1])
+            separator = b",\n"
+        pieces.append(b"\n]" if records else b"]")
+    pieces.append(b"\n}\n")
+    return b"".join(pieces), current

@@ -9,6 +9,7 @@ same bytes.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date as date_type
@@ -40,13 +41,19 @@ def absolute_url(config: Config, path: str) -> str:
 
 def full_date(date: DateInfo) -> str | None:
     """The ISO day of a date whose year, month and day are all known (and exist)."""
-    if date.value is None or not _FULL_DATE.fullmatch(date.value):
+    return None if date.value is None else _full_day(date.value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _full_day(value: str) -> str | None:
+    # Cached: a render asks for each dispatch's day several times, and most days recur.
+    if not _FULL_DATE.fullmatch(value):
         return None
     try:
-        date_type.fromisoformat(date.value)
+        date_type.fromisoformat(value)
     except ValueError:  # 2022-02-30, read from a damaged text
         return None
-    return date.value
+    return value
 
 
 def _xml_text(text: str) -> str:

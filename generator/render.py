@@ -29,7 +29,7 @@ import types
 import typing
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
@@ -37,6 +37,10 @@ from typing import Any, TypeVar
 from markupsafe import Markup, escape
 
 from . import catalog as layout
+# Planning makes hundreds of thousands of small tuples and no garbage cycle; the cyclic
+# collector would walk the young ones again and again (a fifth of an incremental render
+# at 10,000 articles). Pages are rendered with it running: templates may leave cycles.
+from .collate import _collector_paused
 from .config import Config
 from .feeds import (
     FEED_PATH,
@@ -484,26 +488,81 @@ def _digest(value: Any) -> str:
 Job = Callable[[], "str | bytes"]
 
 
+R = TypeVar("R", Source, Article, Dispatch)
+
+
+@dataclass(eq=False)
+class RenderMemo:
+    """What one render leaves for the next to skip: digests, keys and catalog lines.
+
+    Each is kept with what it was computed from: a record's digest with the record
+    itself (records are frozen, and the memo's reference keeps the object, so ``is``
+    proves it unchanged), the keys of a group of pages with the group's signature (see
+    ``_Renderer.group``), compared with ==: signatures hold strings, whole numbers,
+    booleans and None, never a float, so equal signatures give equal keys. A memo made
+    under another site key or config is not used.
+    """
+
+    site_key: str
+    config: Config
+    sources: dict[str, tuple[Source, str]]  # id -> (the record, its digest)
+    articles: dict[str, tuple[Article, str]]
+    dispatches: dict[str, tuple[Dispatch, str]]
+    items: dict[str, tuple[Dispatch, tuple[str | None, ...], str]]  # id -> (dispatch, its witnesses' files, item digest)
+    # A group of pages (or one page, named by its path) -> (its signature, the (path, key)
+    # of each of its pages, the names of the groups inside it)
+    groups: dict[Hashable, tuple[Any, tuple[tuple[str, str], ...], tuple[Hashable, ...]]]
+    slugs: dict[str, tuple[tuple[str, ...], dict[str, str]]]  # taxonomy -> (its terms, sorted; their slugs)
+    catalog: layout.CatalogLines
+    theme: Theme | None  # its templates, compiled
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The catalog's lines are as large as catalog.json, and a theme holds compiled
+        # code: neither is stored. Loaded records are new objects, so their digests are
+        # computed again; the pages' keys still save hashing every page's inputs.
+        return {**self.__dict__, "catalog": {}, "theme": None}
+
+
+def _record_digests(
+    records: Iterable[R], previous: Mapping[str, tuple[R, str]], *, equal_is_same: bool = False
+) -> dict[str, tuple[R, str]]:
+    """Each record's id -> (the record, the digest of its fields), the digest taken from
+    ``previous`` when it was computed from this very object (or, with ``equal_is_same``,
+    from an equal one: only for records whose fields cannot hold a float, where == would
+    call 0.0 and -0.0 the same)."""
+    digests: dict[str, tuple[R, str]] = {}
+    for record in records:
+        before = previous.get(record.id)
+        if before is None or (before[0] is not record and not (equal_is_same and before[0] == record)):
+            before = (record, _digest(_flat(record)))
+        digests[record.id] = before
+    return digests
+
+
 @dataclass(frozen=True)
 class RenderedSite:
     """What one render produced: the pages it rendered, and the key of every page it owns.
 
     ``keys`` holds every output path the render is responsible for, rendered this time or
     not; a page whose key is unchanged since the last render has the same bytes.
+    ``memo`` is for the next render's ``previous``.
     """
 
     pages: tuple[Page, ...]
     keys: Mapping[str, str]
+    memo: RenderMemo
 
 
 class _Renderer:
     """Plans every output (its path, its key, how to make it), then renders the ones asked for."""
 
-    def __init__(self, collection: Collection, config: Config, site_key: str) -> None:
+    def __init__(self, collection: Collection, config: Config, site_key: str, previous: RenderMemo | None) -> None:
+        if previous is not None and (previous.site_key != site_key or previous.config != config):
+            previous = None
         self.collection = collection
         self.config = config
         self.site_key = site_key
-        self.theme = Theme(config)
+        self.theme = previous.theme if previous is not None and previous.theme is not None else Theme(config)
         self.sources = sorted(collection.sources, key=lambda source: source.id)
         self.source_by_id = {source.id: source for source in collection.sources}
         self.text_by_id = {text.source.id: text for text in collection.texts}
@@ -518,37 +577,142 @@ class _Renderer:
         # Each taxonomy: term -> its dispatches (newest first), and term -> folder name.
         self.members: dict[str, dict[str, list[Dispatch]]] = {}
         self.slugs: dict[str, dict[str, str]] = {}
+        self.slug_memo: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
+        # Each taxonomy: dispatch id -> its terms, in the order of self.newest.
+        self.terms: dict[str, dict[str, tuple[str, ...]]] = {}
         for taxonomy in TAXONOMIES:
             members: dict[str, list[Dispatch]] = {}
+            terms = self.terms[taxonomy.folder] = {}
             for dispatch in self.newest:
-                for term in dict.fromkeys(taxonomy.terms_of(dispatch)):
+                names = terms[dispatch.id] = taxonomy.terms_of(dispatch)
+                for term in dict.fromkeys(names):
                     members.setdefault(term, []).append(dispatch)
             self.members[taxonomy.folder] = members
-            self.slugs[taxonomy.folder] = term_slugs(members)
+            names = tuple(sorted(members))
+            known = previous.slugs.get(taxonomy.folder) if previous is not None else None
+            self.slugs[taxonomy.folder] = known[1] if known is not None and known[0] == names else term_slugs(names)
+            self.slug_memo[taxonomy.folder] = (names, self.slugs[taxonomy.folder])
         # What each record contributes to the keys of the pages that show it. A source's
         # cleaned text is not hashed: clean() makes it from the source alone and the code
         # is in site_key (hashing 420,000 cleaning changes at 10,000 articles cost a second).
-        self.source_digest = {source.id: _digest(_flat(source)) for source in collection.sources}
-        self.article_digest = {article.id: _digest(_flat(article)) for article in collection.articles}
-        self.dispatch_digest = {dispatch.id: _digest(_flat(dispatch)) for dispatch in collection.dispatches}
-        self.item_digest = {dispatch.id: _digest(self._item_inputs(dispatch)) for dispatch in collection.dispatches}
+        before = previous or RenderMemo(site_key, config, {}, {}, {}, {}, {}, {}, {}, None)
+        self.memo = RenderMemo(
+            site_key,
+            config,
+            # Each build makes its sources anew (with their accession dates), equal to the last.
+            sources=_record_digests(collection.sources, before.sources, equal_is_same=True),
+            articles=_record_digests(collection.articles, before.articles),
+            dispatches=_record_digests(collection.dispatches, before.dispatches),
+            items=self._item_digests(before.items),
+            groups={},  # filled as the pages are planned
+            slugs=self.slug_memo,
+            catalog=before.catalog,  # replaced when the catalog is made again
+            theme=self.theme,
+        )
+        self.source_digest = {key: digest for key, (_, digest) in self.memo.sources.items()}
+        self.article_digest = {key: digest for key, (_, digest) in self.memo.articles.items()}
+        self.dispatch_digest = {key: digest for key, (_, digest) in self.memo.dispatches.items()}
+        self.item_digest = {key: digest for key, (_, _, digest) in self.memo.items.items()}
+        self.previous_groups = before.groups
         # path -> (key, job); filled by plan_all().
         self.plan: dict[str, tuple[str, Job]] = {}
         self.clashes: list[str] = []
+        # The groups being planned, innermost last: the (path, key) of their pages and the
+        # names of the groups inside them.
+        self.frames: list[tuple[list[tuple[str, str]], list[Hashable]]] = []
+        self.capturing: dict[str, Job] | None = None  # the jobs of a group planned again for them
 
-    def _item_inputs(self, dispatch: Dispatch) -> tuple[Any, ...]:
+    def _item_digests(
+        self, previous: Mapping[str, tuple[Dispatch, tuple[str | None, ...], str]]
+    ) -> dict[str, tuple[Dispatch, tuple[str | None, ...], str]]:
+        """The digest of everything ``_item`` reads, for each dispatch; kept from ``previous``
+        when the dispatch is the same object and its witnesses come from the same files."""
+        digests = {}
+        for dispatch in self.collection.dispatches:
+            articles = self.article_by_id
+            files = tuple(articles[w].source if w in articles else None for w in dispatch.witnesses)
+            before = previous.get(dispatch.id)
+            if before is None or before[0] is not dispatch or before[1] != files:
+                before = (dispatch, files, _digest(self._item_inputs(dispatch, files)))
+            digests[dispatch.id] = before
+        return digests
+
+    @staticmethod
+    def _item_inputs(dispatch: Dispatch, files: tuple[str | None, ...]) -> tuple[Any, ...]:
         """Everything ``_item`` reads, without building the item (its href costs a quote())."""
-        sources = tuple(self.article_by_id[w].source if w in self.article_by_id else None for w in dispatch.witnesses)
         first = dispatch.paragraphs[0][:81] if dispatch.paragraphs else ""
-        return (dispatch.id, dispatch.title, _flat(dispatch.date), dispatch.agency, sources, first)
+        return (dispatch.id, dispatch.title, _flat(dispatch.date), dispatch.agency, files, first)
 
     # -------------------------------------------------------------- helpers
 
     def add(self, path: str, inputs: Any, job: Job) -> None:
         """Plan one output: ``inputs`` must hold everything its bytes depend on but the site."""
+        if self.capturing is not None:
+            self.capturing[path] = job
+            return
+        before = self.previous_groups.get(path)
+        if before is None or before[0] != inputs:
+            before = (inputs, ((path, _digest((self.site_key, path, inputs))),), ())
+        self._keep(path, before)
+        self._enter(path, before[1][0][1], job)
+
+    def group(self, name: Hashable, signature: Any, plan: Callable[[], None]) -> None:
+        """Plan the outputs ``plan`` adds (and the groups it plans), whose paths and inputs
+        ``signature`` determines.
+
+        When the last render planned the group ``name`` from an equal signature, its
+        keys are taken as they were, and ``plan`` runs only when one of its pages is
+        rendered. So ``plan`` must make its pages' paths and inputs from ``signature``
+        (and ``name``) alone; what it renders may come from anywhere.
+        """
+        if self.capturing is not None:
+            plan()
+            return
+        before = self.previous_groups.get(name)
+        if before is not None and before[0] == signature:
+            self._keep(name, before)
+            for inner in before[2]:  # for when this group changes and they do not
+                self.memo.groups[inner] = self.previous_groups[inner]
+            deferred = _Deferred(self, plan)
+            for path, key in before[1]:
+                self._enter(path, key, functools.partial(deferred.run, path))
+            return
+        self.frames.append(([], []))
+        plan()
+        entries, inner = self.frames.pop()
+        self._keep(name, (signature, tuple(entries), tuple(inner)))
+
+    def put(self, path: str, inputs: Any, job: Job) -> None:
+        """Plan one output of the group being planned (see ``group``)."""
+        if self.capturing is not None:
+            self.capturing[path] = job
+            return
+        key = _digest((self.site_key, path, inputs))
+        self.frames[-1][0].append((path, key))
+        self._enter(path, key, job)
+
+    def _keep(self, name: Hashable, entry: tuple[Any, tuple[tuple[str, str], ...], tuple[Hashable, ...]]) -> None:
+        """Put a group (or a page) in the memo, and its pages and name in the group it is in."""
+        self.memo.groups[name] = entry
+        if self.frames:
+            entries, inner = self.frames[-1]
+            entries.extend(entry[1])
+            inner.append(name)
+            inner.extend(entry[2])
+
+    def _enter(self, path: str, key: str, job: Job) -> None:
         if path in self.plan:
             self.clashes.append(path)
-        self.plan[path] = (_digest((self.site_key, path, inputs)), job)
+        self.plan[path] = (key, job)
+
+    def jobs_of(self, plan: Callable[[], None]) -> dict[str, Job]:
+        """What each output of a group planned from an unchanged signature is made by."""
+        self.capturing = {}
+        try:
+            plan()
+            return self.capturing
+        finally:
+            self.capturing = None
 
     def item(self, dispatch_id: str) -> DispatchItem:
         """A dispatch as lists show it, made the first time a page needs it."""
@@ -617,12 +781,20 @@ class _Renderer:
     def plan_dispatch_list(
         self, dispatches: Sequence[Dispatch], folder: str, title: str, section: str, breadcrumbs: tuple[Link, ...]
     ) -> None:
-        crumbs = self._links(breadcrumbs)
-        for path, shown, number, count in pages_of(dispatches, self.config.page_size, folder):
-            inputs = (title, section, crumbs, len(dispatches), number, count)
-            self.add(
+        item_digest = self.item_digest
+        signature = (title, section, self._links(breadcrumbs), tuple([item_digest[d.id] for d in dispatches]))
+        plan = functools.partial(self._plan_dispatch_list, signature, dispatches, folder, breadcrumbs)
+        self.group(("list", folder), signature, plan)
+
+    def _plan_dispatch_list(
+        self, signature: tuple[Any, ...], dispatches: Sequence[Dispatch], folder: str, breadcrumbs: tuple[Link, ...]
+    ) -> None:
+        title, section, crumbs, digests = signature
+        size = self.config.page_size
+        for path, shown, number, count in pages_of(dispatches, size, folder):
+            self.put(
                 path,
-                inputs + tuple(self.item_digest[dispatch.id] for dispatch in shown),
+                (title, section, crumbs, len(digests), number, count) + digests[(number - 1) * size : number * size],
                 functools.partial(
                     self.listing, "list.html", path, folder, title, section, shown, number, count,
                     len(dispatches), breadcrumbs,
@@ -662,13 +834,23 @@ class _Renderer:
     # -------------------------------------------------------------- sources
 
     def plan_sources(self) -> None:
+        article_digest, item_digest = self.article_digest, self.item_digest
         for source in self.sources:
             articles = self.articles_of.get(source.id, [])
-            own = (self.source_digest[source.id], tuple(self.article_digest[article.id] for article in articles))
-            dispatches = tuple(self.item_digest.get(article.dispatch) for article in articles if article.dispatch)
-            self.add(layout.raw_path(source), source.sha256, functools.partial(operator.attrgetter("raw"), source))
-            self.add(layout.markdown_path(source.id), own, functools.partial(self.source_markdown_file, source))
-            self.add(layout.source_path(source.id), (own, dispatches), functools.partial(self.source_page, source))
+            signature = (
+                self.source_digest[source.id],
+                tuple([article_digest[article.id] for article in articles]),
+                tuple([item_digest.get(article.dispatch) for article in articles if article.dispatch]),
+            )
+            self.group(("source", source.id), signature, functools.partial(self._plan_source, signature, source))
+
+    def _plan_source(self, signature: tuple[Any, ...], source: Source) -> None:
+        # The source's digest covers its id, file name and sha256, which the paths and the
+        # raw file's key are made from.
+        own, dispatches = signature[:2], signature[2]
+        self.put(layout.raw_path(source), source.sha256, functools.partial(operator.attrgetter("raw"), source))
+        self.put(layout.markdown_path(source.id), own, functools.partial(self.source_markdown_file, source))
+        self.put(layout.source_path(source.id), (own, dispatches), functools.partial(self.source_page, source))
 
     def _text_of(self, source: Source) -> Text:
         # A source without a cleaned text has nothing to show but its bytes.
@@ -749,16 +931,18 @@ class _Renderer:
     # -------------------------------------------------------------- dispatches
 
     def plan_dispatches(self) -> None:
-        # Each term's folder, as a dispatch page links to it (without its count: see dispatch_page).
-        terms = {folder: {term: (term, slugs[term]) for term in slugs} for folder, slugs in self.slugs.items()}
+        # Each term with its folder, as a dispatch page links to it (without its count: see dispatch_page).
+        taxonomies = [(self.terms[taxonomy.folder], self.slugs[taxonomy.folder]) for taxonomy in TAXONOMIES]
+        article_by_id, article_digest, source_digest = self.article_by_id, self.article_digest, self.source_digest
+        dispatch_digest, item_digest = self.dispatch_digest, self.item_digest
         for dispatch in self.dispatches:
-            witnesses = [self.article_by_id.get(witness) for witness in dispatch.witnesses]
+            witnesses = [article_by_id.get(witness) for witness in dispatch.witnesses]
             inputs = (
-                self.dispatch_digest[dispatch.id],
-                tuple(self.article_digest[a.id] if a else None for a in witnesses),
-                tuple(self.source_digest.get(a.source_id) if a else None for a in witnesses),
-                tuple(self.item_digest.get(link.dispatch) for link in dispatch.related),
-                tuple(terms[taxonomy.folder][term] for taxonomy in TAXONOMIES for term in taxonomy.terms_of(dispatch)),
+                dispatch_digest[dispatch.id],
+                tuple([article_digest[a.id] if a else None for a in witnesses]),
+                tuple([source_digest.get(a.source_id) if a else None for a in witnesses]),
+                tuple([item_digest.get(link.dispatch) for link in dispatch.related]),
+                tuple([(term, slugs[term]) for terms, slugs in taxonomies for term in terms[dispatch.id]]),
             )
             self.add(layout.dispatch_path(dispatch.id), inputs, functools.partial(self.dispatch_page, dispatch))
 
@@ -896,30 +1080,59 @@ class _Renderer:
         heading = "".join(link.label for link in trail[1:]) + node.label if node.parts else node.label
         own = sorted(node.dispatches, key=lambda d: d.id)
         folder = node.path.rsplit("/", 1)[0]
-        total = node.total()
-        for path, shown, number, count in pages_of(own, self.config.page_size, folder):
-            shown_children = children if number == 1 else ()
-            inputs = (heading, self._links(shown_children), self._links(trail), total, number, count)
-            self.add(
-                path,
-                inputs + tuple(self.item_digest[dispatch.id] for dispatch in shown),
-                functools.partial(
-                    self.listing, "dates.html", path, folder, heading, "dates", shown, number, count, total, trail,
-                    children=shown_children,
-                ),
-            )
+        item_digest = self.item_digest
+        signature = (heading, self._links(children), self._links(trail), node.total(), tuple([item_digest[d.id] for d in own]))
+        self.group(("dates", folder), signature, functools.partial(self._plan_date_pages, signature, own, folder, children, trail))
         for key in keys:
             self.plan_dates(node.children[key], trail + (Link(node.label, node.path),))
 
+    def _plan_date_pages(
+        self, signature: tuple[Any, ...], own: Sequence[Dispatch], folder: str, children: tuple[Link, ...], trail: tuple[Link, ...]
+    ) -> None:
+        heading, child_links, trail_links, total, digests = signature
+        size = self.config.page_size
+        for path, shown, number, count in pages_of(own, size, folder):
+            first = number == 1
+            inputs = (heading, child_links if first else (), trail_links, total, number, count)
+            self.put(
+                path,
+                inputs + digests[(number - 1) * size : number * size],
+                functools.partial(
+                    self.listing, "dates.html", path, folder, heading, "dates", shown, number, count, total, trail,
+                    children=children if first else (),
+                ),
+            )
+
     def plan_taxonomy(self, taxonomy: Taxonomy) -> None:
+        # The index and every term's list are made of the terms each dispatch has, in the
+        # order of self.newest, and of what lists show of it.
+        item_digest = self.item_digest
+        terms = self.terms[taxonomy.folder]  # in the order of self.newest
+        signature = tuple([(id_, item_digest[id_], names) for id_, names in terms.items() if names])
+        self.group(("taxonomy", taxonomy.folder), signature, functools.partial(self._plan_taxonomy, taxonomy))
+
+    def _plan_taxonomy(self, taxonomy: Taxonomy) -> None:
         members = self.members[taxonomy.folder]
         slugs = self.slugs[taxonomy.folder]
         terms = sorted(members, key=lambda term: (-len(members[term]), term))
-        links = [self.term_link(taxonomy.folder, term) for term in terms]
+        signature = (taxonomy.title, tuple([(term, slugs[term], len(members[term])) for term in terms]))
+        self.group(("terms", taxonomy.folder), signature, functools.partial(self._plan_term_index, taxonomy, terms))
         index_crumbs = (Link(taxonomy.title, f"{taxonomy.folder}/index.html"),)
+        for term in terms:
+            self.plan_dispatch_list(
+                members[term],
+                f"{taxonomy.folder}/{slugs[term]}",
+                taxonomy.term_title.format(term=term),
+                taxonomy.folder,
+                index_crumbs,
+            )
+
+    def _plan_term_index(self, taxonomy: Taxonomy, terms: Sequence[str]) -> None:
+        # Each link is made of a term, its slug and its count: the group's signature.
+        links = [self.term_link(taxonomy.folder, term) for term in terms]
         for path, shown, number, count in pages_of(links, self.config.page_size, taxonomy.folder):
             first = number == 1
-            self.add(
+            self.put(
                 path,
                 (taxonomy.title, len(links), number, count, self._links(shown)),
                 functools.partial(
@@ -934,14 +1147,6 @@ class _Renderer:
                     pagination=pagination(taxonomy.folder, number, count),
                     breadcrumbs=(),
                 ),
-            )
-        for term in terms:
-            self.plan_dispatch_list(
-                members[term],
-                f"{taxonomy.folder}/{slugs[term]}",
-                taxonomy.term_title.format(term=term),
-                taxonomy.folder,
-                index_crumbs,
             )
 
     # -------------------------------------------------------------- the rest
@@ -1005,7 +1210,7 @@ class _Renderer:
                 tuple(self.dispatch_digest.values()),
                 _flat(self.collection.skipped),
             ),
-            lambda: layout.catalog_json(self.collection),
+            self.catalog_file,
         )
         newest = self.newest[: self.config.feed.limit]
         self.add(
@@ -1017,6 +1222,11 @@ class _Renderer:
         for path, content in self.theme.static_files().items():
             self.add(f"static/{path}", hashlib.sha256(content).hexdigest(), functools.partial(bytes, content))
 
+    def catalog_file(self) -> bytes:
+        with _collector_paused():  # a tuple per record, and no cycle (see the import)
+            content, self.memo.catalog = layout.encoded_catalog(self.collection, self.memo.catalog)
+        return content
+
     def plan_all(self) -> None:
         self.plan_home()
         self.plan_source_index()
@@ -1024,7 +1234,9 @@ class _Renderer:
         self.add(NOT_FOUND_PATH, (), lambda: self.html("404.html", NOT_FOUND_PATH, "找不到此页", ""))
         self.plan_sources()
         self.plan_dispatches()
-        self.plan_dates(self.date_tree(), ())
+        item_digest = self.item_digest
+        dates = tuple([(d.id, item_digest[d.id], d.date.value) for d in self.collection.dispatches])
+        self.group("dates", dates, lambda: self.plan_dates(self.date_tree(), ()))
         for taxonomy in TAXONOMIES:
             self.plan_taxonomy(taxonomy)
         self.plan_data_files()
@@ -1041,7 +1253,8 @@ class _Renderer:
         return pages
 
     def render(self, unchanged: Mapping[str, str] | None) -> RenderedSite:
-        self.plan_all()
+        with _collector_paused():
+            self.plan_all()
         keys = {path: key for path, (key, _) in self.plan.items()}
         if unchanged is None:
             wanted = list(self.plan)
@@ -1059,16 +1272,35 @@ class _Renderer:
             for name in self.theme.environment.list_templates():
                 self.theme.template(name)
             _ACTIVE = self
-            chunks = [wanted[start : start + _CHUNK] for start in range(0, len(wanted), _CHUNK)]
+            # The catalog is made here, while the workers run: its lines go into the memo.
+            here = [path for path in wanted if path == layout.CATALOG_PATH]
+            elsewhere = [path for path in wanted if path != layout.CATALOG_PATH]
+            chunks = [elsewhere[start : start + _CHUNK] for start in range(0, len(elsewhere), _CHUNK)]
             try:
                 context = multiprocessing.get_context("fork")
                 with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                    for part in pool.map(_run_active, chunks):
+                    parts = pool.map(_run_active, chunks)
+                    pages.extend(self.run(here))
+                    for part in parts:
                         pages.extend(part)
             finally:
                 _ACTIVE = None
         pages.sort(key=lambda page: page.path)
-        return RenderedSite(tuple(pages), dict(sorted(keys.items())))
+        return RenderedSite(tuple(pages), dict(sorted(keys.items())), self.memo)
+
+
+class _Deferred:
+    """The jobs of a group whose keys were taken from the last render: planned when first needed."""
+
+    def __init__(self, renderer: _Renderer, plan: Callable[[], None]) -> None:
+        self.renderer = renderer
+        self.plan = plan
+        self.jobs: dict[str, Job] | None = None
+
+    def run(self, path: str) -> str | bytes:
+        if self.jobs is None:
+            self.jobs = self.renderer.jobs_of(self.plan)
+        return self.jobs[path]()
 
 
 # Below this many pages to render, starting worker processes costs more than it saves.
@@ -1086,7 +1318,12 @@ def _run_active(paths: Sequence[str]) -> list[Page]:
 
 
 def render_site(
-    collection: Collection, config: Config, *, site_key: str = "", unchanged: Mapping[str, str] | None = None
+    collection: Collection,
+    config: Config,
+    *,
+    site_key: str = "",
+    unchanged: Mapping[str, str] | None = None,
+    previous: RenderMemo | None = None,
 ) -> RenderedSite:
     """Every page, data file and theme asset of the site except search and the manifest.
 
@@ -1094,6 +1331,12 @@ def render_site(
     bytes could; ``site_key`` is mixed into every key and must stand for what the keys
     leave out (the theme, the configuration, the generator's code, the environment).
     A page whose key equals ``unchanged[path]`` is not rendered; ``unchanged=None``
-    renders them all.
+    renders them all. ``previous`` is the ``memo`` of an earlier render: what it
+    computed from records and inputs that are still the same is not computed again,
+    and its compiled theme is used when the site key and config are the ones it was
+    made under. The result is the same with any ``previous`` or none.
     """
-    return _Renderer(collection, config, site_key).render(unchanged)
+    with _collector_paused():
+        renderer = _Renderer(collection, config, site_key, previous)
+    return renderer.render(unchanged)
+
