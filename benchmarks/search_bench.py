@@ -162,7 +162,7 @@ def time_build(collection: Collection, config: Config, repeat: int) -> tuple[tup
         load = os.getloadavg()[0]
         cpu, children = time.process_time(), _children_cpu()
         started = time.perf_counter()
-        pages, _ = search.search_pages(collection, config, theme)
+        pages = search.search_pages(collection, config, theme)[0].pages
         wall = time.perf_counter() - started
         runs.append(
             {
@@ -172,7 +172,7 @@ def time_build(collection: Collection, config: Config, repeat: int) -> tuple[tup
             }
         )
     index = [p for p in pages if p.path.startswith(search.INDEX_FOLDER + "/")]
-    shards = [p for p in index if "/shard-" in p.path]
+    shards = [p for p in index if "/s-" in p.path]
     docs = [p for p in pages if p.path.startswith(search.DOCS_FOLDER + "/")]
     named = {p.path.rsplit("/", 1)[1]: p for p in index}
     figures = {

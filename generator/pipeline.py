@@ -190,7 +190,7 @@ def render_site(collection: Collection, config: Config) -> tuple[Page, ...]:
 
     theme = Theme(config)
     search_files, _ = search.search_pages(collection, config, theme)
-    pages = render.render_site(collection, config).pages + search_files
+    pages = render.render_site(collection, config).pages + search_files.pages
     pages = pages + manifest.manifest_pages(pages, collection, config)
     return tuple(sorted(pages, key=lambda page: page.path))
 
@@ -272,16 +272,17 @@ def rebuild(
         unchanged = {path: key for path, key in memo.render_keys.items() if path in found.intact} if same_build else {}
         rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged)
         theme = Theme(config)
-        search_pages, memo.search = search.search_pages(collection, config, theme, memo.search)
-        made = rendered.pages + search_pages
-        kept = {path for path in rendered.keys if path in unchanged and unchanged[path] == rendered.keys[path]}
+        searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
+        made = rendered.pages + searched.pages
+        keys = {**rendered.keys, **searched.keys}
+        kept = {path for path in keys if path in unchanged and unchanged[path] == keys[path]}
         assert record is not None or not kept
         fixities = [manifest.fixity(page) for page in made]
         fixities += [manifest.Fixity(path, record.files[path].sha256, record.files[path].size) for path in kept] if record else []
         pages = made + (manifest.manifest_page(fixities, collection),)
         known = None if clean_build else (record.files if record is not None else {})
         written = output.write_site(pages, config.output_path, record=known, kept=kept, present=found.present or None, folders=found.folders, progress=progress)
-        memo.render_keys = dict(rendered.keys)
+        memo.render_keys = keys
         memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
         store.save_record(cache.BuildRecord(inputs, written.files, report, written.folders))

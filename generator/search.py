@@ -7,13 +7,20 @@ lunr 2.3.9 scores them (BM25 with k1 = 1.2, b = 0.75, weights rounded to three p
 
 The index is written by this module, not by lunr.py, which takes minutes and gigabytes
 for ten thousand articles. It is split by term range into shards. A shard holds, for
-each of its terms, the idf and the term frequency in every field that holds it; the
-manifest holds every document's field lengths and their averages. The browser turns a
-shard into a complete lunr 2.3.9 serialised index (``lunr.Index.load`` reads it): the
-terms, their postings and, for each document, the part of its field vectors that belongs
-to those terms, weighted by BM25 with lunr.py's arithmetic. Because no shard depends on
-the average lengths, an edit rewrites only the shards of the terms it touches
-(``search_pages`` with the previous build's memo).
+each of its terms, the term frequency in every field that holds it; the manifest holds
+the number of documents and every document's field lengths and their averages. The
+browser turns a shard into a complete lunr 2.3.9 serialised index (``lunr.Index.load``
+reads it): the terms, their postings and, for each document, the part of its field
+vectors that belongs to those terms, weighted by BM25 (idf included) with lunr.py's
+arithmetic. A shard entry depends on its term's postings alone, so an edit rewrites
+only the shards of the terms whose postings it changes (``search_pages`` with the
+previous build's memo).
+
+What keeps an edit's work small: a document's number (its ref, its file name, its
+place in the postings) is a function of its dispatch id and the number of documents
+(``document_numbers``), so adding a dispatch renumbers almost no other; shards are cut
+where their terms say (``shard_starts``), so changed counts move the cuts of a shard or
+two; and a shard's file is named by its first term, not by its place.
 
 lunr scores a document by the dot product of the query vector with the document's
 field vectors over the query's terms only, divided by the query vector's length, so
@@ -23,23 +30,26 @@ procedure in Python). A query therefore loads only the shards of its terms; once
 reader has searched, the page loads the shards of the most frequent terms in idle time
 (``preload_shards``).
 
-Every file is a script (``JianbaoSearch.shard(n, [...])``) so the search works from
+Every file is a script (``JianbaoSearch.shard(name, [...])``) so the search works from
 ``file://`` with no server; nothing is loaded until search is first used.
 
 Output, relative to the site root::
 
     search/index.html             the search page
-    search/index/manifest.js      first term of every shard, field lengths and averages,
-                                  the shards to preload
+    search/index/manifest.js      number of documents, field lengths (by document number)
+                                  and averages, first term of every shard, the shards to
+                                  preload
     search/index/facets.js        the sources, years and agencies, and those of every
                                   document (the filters)
-    search/index/shard-NNNN.js    the shards
+    search/index/s-<hex>.js       the shards, named by their first term's UTF-8 bytes
     search/docs/<ref>.js          one per document: what a result shows, and its text
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import hashlib
 import itertools
 import json
 import math
@@ -47,6 +57,7 @@ import multiprocessing
 import operator
 import os
 import re
+import zlib
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +122,7 @@ def utf16_key(term: str) -> bytes:
     return term.encode("utf-16-be")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def doc_ref(number: int) -> str:
     """A short document reference: the document's number in base 36."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -127,10 +139,14 @@ def doc_ref(number: int) -> str:
 
 @dataclass(frozen=True)
 class SearchDocument:
-    """What is indexed for one dispatch, and what a search result shows of it."""
+    """What is indexed for one dispatch, and what a search result shows of it.
 
-    ref: str
+    Made from the dispatch and its witness articles alone (not from its number, see
+    ``document_numbers``), so the next build reuses it while they are the same.
+    """
+
     dispatch: Dispatch
+    witnesses: tuple[Article, ...]  # the witness articles the collection holds, in witness order
     title_text: str  # the title field: the dispatch's title and its witnesses' headings
     text: str  # the consensus text
     # Each witness reading that the consensus does not follow, with a little of the
@@ -139,14 +155,15 @@ class SearchDocument:
     meta: str  # agency, place, people and keywords, indexed with the body
     year: str | None
     sources: tuple[str, ...]  # source ids of the witnesses, in witness order, no repeats
-    record: Mapping[str, Any]  # the document file's content
+    record: Mapping[str, Any]  # the document file's content, keys in sorted order
+    fields: tuple[str, ...]  # the indexed field texts, in FIELDS order
 
     @property
     def body_text(self) -> str:
-        return "\n\n".join(part for part in (self.text, self.readings, self.meta) if part)
+        return self.fields[1]
 
     def field_texts(self) -> tuple[str, ...]:
-        return (self.title_text, self.body_text)
+        return self.fields
 
 
 def _unique(items: Iterable[str | None]) -> tuple[str, ...]:
@@ -190,59 +207,109 @@ def variant_readings(dispatch: Dispatch) -> str:
     return "\n".join(_unique(line.strip() for line in lines))
 
 
-def search_documents(collection: Collection) -> tuple[SearchDocument, ...]:
-    """One document per dispatch, in dispatch id order, numbered from 0."""
+def search_document(dispatch: Dispatch, witnesses: tuple[Article, ...]) -> SearchDocument:
+    """The search document of one dispatch."""
+    headings = _unique(
+        [dispatch.title] + [heading for a in witnesses for heading in (a.kicker, a.headline, a.subheadline)]
+    )
+    meta = " ".join(_unique([dispatch.agency, dispatch.place, *dispatch.people, *dispatch.keywords]))
+    year = dispatch.date.value[:4] if dispatch.date.value and dispatch.date.value[:4].isdigit() else None
+    readings = variant_readings(dispatch)
+    text = dispatch.text
+    title_text = "\n".join(headings)
+    # Keys in sorted order: the document file is written without sorting them again.
+    record = {
+        "agency": dispatch.agency or "",
+        "date": _date_label(dispatch.date.value),
+        "headings": title_text,
+        "id": dispatch.id,
+        "meta": meta,
+        "readings": readings,
+        "text": text,
+        "title": dispatch.title,
+        "url": f"dispatches/{dispatch.id}/index.html",
+        "witnesses": [
+            {
+                "headline": a.headline or "",
+                "id": a.id,
+                "source": a.source_id,
+                "url": f"sources/{a.source_id}/index.html#{a.id}",
+            }
+            for a in witnesses
+        ],
+    }
+    body_text = "\n\n".join(part for part in (text, readings, meta) if part)
+    return SearchDocument(
+        dispatch=dispatch,
+        witnesses=witnesses,
+        title_text=title_text,
+        text=text,
+        readings=readings,
+        meta=meta,
+        year=year,
+        sources=_unique(a.source_id for a in witnesses),
+        record=record,
+        fields=(title_text, body_text),
+    )
+
+
+def search_documents(
+    collection: Collection, previous: Mapping[str, SearchDocument] | None = None
+) -> tuple[SearchDocument, ...]:
+    """One document per dispatch, in dispatch id order. A document of ``previous`` (by
+    dispatch id) is taken as it is when its dispatch and witnesses are equal (the same
+    objects, mostly, which compare at once)."""
     articles: dict[str, Article] = {article.id: article for article in collection.articles}
+    known = previous or {}
     documents = []
-    for number, dispatch in enumerate(sorted(collection.dispatches, key=lambda d: d.id)):
-        witnesses = [articles[witness] for witness in dispatch.witnesses if witness in articles]
-        headings = _unique(
-            [dispatch.title]
-            + [heading for a in witnesses for heading in (a.kicker, a.headline, a.subheadline)]
-        )
-        meta = " ".join(_unique([dispatch.agency, dispatch.place, *dispatch.people, *dispatch.keywords]))
-        year = dispatch.date.value[:4] if dispatch.date.value and dispatch.date.value[:4].isdigit() else None
-        sources = _unique(a.source_id for a in witnesses)
-        ref = doc_ref(number)
-        readings = variant_readings(dispatch)
-        text = dispatch.text
-        title_text = "\n".join(headings)
-        # Keys in sorted order: the document file is written without sorting them again.
-        record = {
-            "agency": dispatch.agency or "",
-            "date": _date_label(dispatch.date.value),
-            "headings": title_text,
-            "id": dispatch.id,
-            "meta": meta,
-            "readings": readings,
-            "ref": ref,
-            "text": text,
-            "title": dispatch.title,
-            "url": f"dispatches/{dispatch.id}/index.html",
-            "witnesses": [
-                {
-                    "headline": a.headline or "",
-                    "id": a.id,
-                    "source": a.source_id,
-                    "url": f"sources/{a.source_id}/index.html#{a.id}",
-                }
-                for a in witnesses
-            ],
-        }
-        documents.append(
-            SearchDocument(
-                ref=ref,
-                dispatch=dispatch,
-                title_text=title_text,
-                text=text,
-                readings=readings,
-                meta=meta,
-                year=year,
-                sources=sources,
-                record=record,
-            )
-        )
+    for dispatch in sorted(collection.dispatches, key=operator.attrgetter("id")):
+        try:
+            witnesses = tuple(map(articles.__getitem__, dispatch.witnesses))
+        except KeyError:  # a witness the collection does not hold
+            witnesses = tuple(article for article in map(articles.get, dispatch.witnesses) if article is not None)
+        old = known.get(dispatch.id)
+        if old is not None and (old.dispatch is dispatch or old.dispatch == dispatch) and old.witnesses == witnesses:
+            documents.append(old)
+        else:
+            documents.append(search_document(dispatch, witnesses))
     return tuple(documents)
+
+
+def id_hash(dispatch_id: str) -> int:
+    """A dispatch id's 64-bit hash: its home number is the top bits (``document_numbers``)."""
+    return int.from_bytes(hashlib.blake2b(dispatch_id.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def document_numbers(dispatch_ids: Iterable[str], hashes: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Each document's number (its ref in base 36, its file, its place in the field
+    lengths), a function of the set of dispatch ids alone, that changes for few documents
+    when one is added or removed.
+
+    A dispatch's home is a hash of its id in a range of at least twice as many numbers
+    as there are documents (a power of two). Taken in the order of (home, id), each
+    document gets its home or, if that is taken, the number after the one before it. A
+    new document moves only those after it that sat right behind one another from its
+    home on: none mostly, one in ten times, at this load (a moved document's terms are
+    all rewritten); the numbers move all at once only when the range doubles.
+    Numbers left free are holes: their field lengths are 0 and no posting names them.
+    ``hashes`` holds the ``id_hash`` of every id, when known.
+    """
+    ids = list(dispatch_ids)
+    shift = 64 - max(1, (2 * len(ids) - 1).bit_length())
+    of = hashes.__getitem__ if hashes is not None else id_hash
+    numbers: dict[str, int] = {}
+    last = -1
+    for home, dispatch_id in sorted(zip([of(i) >> shift for i in ids], ids)):
+        last = max(home, last + 1)
+        numbers[dispatch_id] = last
+    return numbers
+
+
+def numbered_texts(documents: Iterable[SearchDocument]) -> dict[int, tuple[str, ...]]:
+    """The documents' field texts by document number, in number order."""
+    documents = list(documents)
+    numbers = document_numbers(d.dispatch.id for d in documents)
+    return dict(sorted((numbers[d.dispatch.id], d.fields) for d in documents))
 
 
 # ---------------------------------------------------------------- the index
@@ -258,7 +325,13 @@ Fragment = tuple[int, int, int, str]
 
 
 def inverse_document_frequency(count: int, documents: int) -> float:
-    """lunr 2.3.9's idf of a term held by ``count`` fields (its document frequency counts fields)."""
+    """lunr 2.3.9's idf of a term held by ``count`` fields (its document frequency counts fields).
+
+    engine.js computes it with the same operations: written into the shards, it would
+    change every entry whenever a document is added or removed. Its ``Math.log`` may be
+    one unit in the last place from ``math.log``; the weight made from it is rounded to
+    three places, so it differs only when it lies within about 1e-16 of a half
+    thousandth (a test bounds the idf; the query tests compare the results)."""
     return math.log(1 + abs((documents - count + 0.5) / (count + 0.5)))
 
 
@@ -273,54 +346,52 @@ def field_weight(idf: float, frequency: int, length: int, average: float, boost:
     return round(score * boost, 3)
 
 
-def _entry(term: str, fields: Sequence[str], count: int, documents: int) -> bytes:
-    """A term as a shard holds it: ``[term,idf,[title postings],[body postings]]``.
+def _entry(term: str, fields: Sequence[str]) -> bytes:
+    """A term as a shard holds it: ``[term,[title postings],[body postings]]``.
 
     Kept as bytes, so a shard is a join of its entries, with nothing to encode again."""
-    idf = inverse_document_frequency(count, documents)
-    return f"[{encode_basestring(term)},{idf!r},{','.join(f'[{field}]' for field in fields)}]".encode("utf-8")
+    return f"[{encode_basestring(term)},{','.join(f'[{field}]' for field in fields)}]".encode("utf-8")
 
 
 @dataclass(frozen=True)
 class SearchIndex:
-    """The index as it is written: per term, its idf and its postings with term frequencies.
+    """The index as it is written: per term, its postings with term frequencies.
 
     The postings of a term in a field are one list of integers: the first document's
     number, the term's frequency in that field of it, then for each further document the
     gap from the previous number and the frequency. The weights lunr stores (BM25 with
-    the collection's average field lengths, rounded to three places) are computed from
-    these, the field lengths and the averages by ``postings`` here and by engine.js in the
-    browser: a weight depends on every document's length, a term's entry does not, so an
-    edit rewrites only the entries of the terms it touches.
+    the idf and the collection's average field lengths, rounded to three places) are
+    computed from these, the number of documents, the field lengths and the averages, by
+    ``postings`` here and by engine.js in the browser: a term's entry depends on its
+    postings alone, so an edit rewrites only the entries of the terms it touches.
     """
 
-    refs: tuple[str, ...]
+    documents: int
     terms: tuple[str, ...]  # sorted by UTF-16 code units
     entries: Mapping[str, bytes]  # term -> its entry in a shard (``_entry``)
     counts: Mapping[str, int]  # term -> postings in all fields (its document frequency)
-    lengths: tuple[tuple[int, ...], ...]  # per field (FIELDS order), per document: its tokens
-    averages: tuple[float, ...]  # per field: the average length
+    lengths: tuple[tuple[int, ...], ...]  # per field (FIELDS order), per document number: its tokens (0: a hole)
+    averages: tuple[float, ...]  # per field: the average length over the documents
     # The postings of frequent terms cut into blocks (``_blocks``), made by ``update_index``
     # when it first changes such a term and kept for the next update: not part of the index.
     blocks: dict[str, tuple[list["Block"], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def frequencies(self, term: str) -> tuple[tuple[tuple[int, int], ...], ...]:
         """The term's (document number, frequency) pairs per field, in document order."""
-        _, _, *fields = json.loads(self.entries[term])
+        _, *fields = json.loads(self.entries[term])
         return tuple(
             tuple(zip(itertools.accumulate(numbers[0::2]), numbers[1::2])) for numbers in fields
         )
 
     def idf(self, term: str) -> float:
-        idf: float = json.loads(self.entries[term])[1]
-        return idf
+        return inverse_document_frequency(self.counts[term], self.documents)
 
     def postings(self, term: str) -> tuple[tuple[Posting, ...], ...]:
         """The term's postings per field with lunr's weights, in document order."""
         idf = self.idf(term)
         return tuple(
             tuple(
-                (self.refs[d], field_weight(idf, frequency, self.lengths[f][d], self.averages[f], boost))
+                (doc_ref(d), field_weight(idf, frequency, self.lengths[f][d], self.averages[f], boost))
                 for d, frequency in pairs
             )
             for f, ((_, boost), pairs) in enumerate(zip(FIELDS, self.frequencies(term)))
@@ -331,23 +402,22 @@ class SearchIndex:
 
 
 class _Batch:
-    """A run of consecutive documents, tokenised and inverted in one process.
+    """A run of documents (by number), tokenised and inverted in one process.
 
     Every step per posting is a C-level operation (``map`` over ``operator`` functions,
     ``Counter``, slices, ``str.join``): there are millions of postings in ten thousand
     articles.
     """
 
-    def __init__(self, texts: Sequence[tuple[str, ...]], start: int) -> None:
-        self.texts = texts
-        self.start = start
+    def __init__(self, documents: Sequence[tuple[int, tuple[str, ...]]]) -> None:
+        self.documents = documents
 
     def read(self) -> tuple[list[list[int]], dict[TermKey, list[Fragment | None]]]:
         """The field lengths of the batch's documents, and every term's postings as fragments."""
         # Per field: term -> [document, frequency, document, frequency, ...]
         postings: list[defaultdict[TermKey, list[int]]] = [defaultdict(list) for _ in FIELDS]
         lengths: list[list[int]] = [[] for _ in FIELDS]
-        for number, fields in enumerate(self.texts, self.start):
+        for number, fields in self.documents:
             for f, text in enumerate(fields):
                 counts, length = index_term_counts(text)
                 lengths[f].append(length)
@@ -373,18 +443,18 @@ def _child(connection: Connection, batch: _Batch) -> None:
         connection.close()
 
 
-def _batches(texts: Sequence[tuple[str, ...]], workers: int) -> list[_Batch]:
+def _batches(documents: Sequence[tuple[int, tuple[str, ...]]], workers: int) -> list[_Batch]:
     """Consecutive runs of documents with about the same amount of text each."""
-    sizes = list(itertools.accumulate(sum(map(len, fields)) for fields in texts))
+    sizes = list(itertools.accumulate(sum(map(len, fields)) for _, fields in documents))
     total = sizes[-1] if sizes else 0
-    bounds = [0] + [bisect.bisect_left(sizes, total * k / workers) for k in range(1, workers)] + [len(texts)]
-    return [_Batch(texts[low:high], low) for low, high in zip(bounds, bounds[1:]) if high > low]
+    bounds = [0] + [bisect.bisect_left(sizes, total * k / workers) for k in range(1, workers)] + [len(documents)]
+    return [_Batch(documents[low:high]) for low, high in zip(bounds, bounds[1:]) if high > low]
 
 
-def _workers(documents: Sequence[SearchDocument]) -> int:
+def _workers(documents: int) -> int:
     """Worker processes for the index: every core for a large collection, none for a small one."""
     if (
-        len(documents) < PARALLEL_DOCUMENTS
+        documents < PARALLEL_DOCUMENTS
         or "fork" not in multiprocessing.get_all_start_methods()
         or multiprocessing.current_process().daemon  # a pool worker may not start processes
     ):
@@ -397,15 +467,21 @@ def _averages(lengths: Sequence[Sequence[int]], documents: int) -> tuple[float, 
 
 
 def build_index(documents: Sequence[SearchDocument], workers: int | None = None) -> SearchIndex:
-    """Every term's postings and idf, as lunr 2.3.9's builder counts them, without lunr.
+    """The index of ``documents``, numbered by ``document_numbers``."""
+    return index_texts(numbered_texts(documents), workers)
+
+
+def index_texts(texts: Mapping[int, tuple[str, ...]], workers: int | None = None) -> SearchIndex:
+    """Every term's postings, as lunr 2.3.9's builder counts them, without lunr, for the
+    field texts of each document number.
 
     The documents are cut into as many batches as there are workers; the first batch is
     read in this process and each other one in a forked process, which inherits the
     texts instead of receiving them. The fragments of the batches are joined here. The
     result does not depend on the number of workers.
     """
-    texts = [document.field_texts() for document in documents]
-    batches = _batches(texts, workers or _workers(documents))
+    numbered = sorted(texts.items())
+    batches = _batches(numbered, workers or _workers(len(numbered)))
     children: list[tuple[Any, Connection]] = []
     load_character_classes()
     if len(batches) > 1:
@@ -425,7 +501,12 @@ def build_index(documents: Sequence[SearchDocument], workers: int | None = None)
         for process, connection in children:
             connection.close()
             process.join()
-    lengths = tuple(tuple(itertools.chain.from_iterable(batch[f] for batch, _ in read)) for f in range(len(FIELDS)))
+    size = numbered[-1][0] + 1 if numbered else 0
+    lengths = [[0] * size for _ in FIELDS]
+    for f in range(len(FIELDS)):
+        found = itertools.chain.from_iterable(batch[f] for batch, _ in read)
+        for (number, _), length in zip(numbered, found):
+            lengths[f][number] = length
     fragments = [batch_fragments for _, batch_fragments in read]
     key_of = {term_text(key): key for batch_fragments in fragments for key in batch_fragments}
     entries: dict[str, bytes] = {}
@@ -445,15 +526,16 @@ def build_index(documents: Sequence[SearchDocument], workers: int | None = None)
                     previous = last
                     total += count
             fields.append(",".join(parts))
-        entries[term] = _entry(term, fields, total, len(documents))
+        entries[term] = _entry(term, fields)
         counts[term] = total
+    field_lengths = tuple(map(tuple, lengths))
     return SearchIndex(
-        refs=tuple(d.ref for d in documents),
+        documents=len(numbered),
         terms=tuple(sorted(entries, key=utf16_key)),
         entries=entries,
         counts=counts,
-        lengths=lengths,
-        averages=_averages(lengths, len(documents)),
+        lengths=field_lengths,
+        averages=_averages(field_lengths, len(numbered)),
     )
 
 
@@ -541,67 +623,89 @@ def _update_blocks(blocks: list[Block], changes: Mapping[int, int]) -> list[Bloc
 # update's cost grows with the changes, the full build's does not.
 UPDATE_SHARE = 0.125
 
+# A document's field texts, or None for a number no document has.
+Texts = tuple[str, ...] | None
+
 
 def update_index(
-    previous: SearchIndex, old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]
-) -> SearchIndex:
-    """``previous`` (the index of documents with the field texts ``old``) made the index of
-    the same documents with the field texts ``new``: only the changed documents are read,
-    and only the entries of the terms they held or hold are rewritten, each by splicing
-    the changed documents into its postings. Equal to ``build_index`` of the new texts.
+    previous: SearchIndex, changes: Mapping[int, tuple[Texts, Texts]], documents: int, size: int
+) -> tuple[SearchIndex, set[str]]:
+    """``previous`` with the documents at some numbers changed, added or taken out
+    (``changes``: number -> (field texts before, after), None where there is no
+    document), for ``documents`` documents in all numbered below ``size``; and the terms
+    whose entry changed, came or went.
+
+    Only the changed documents are read, and only the entries of the terms they held or
+    hold are rewritten, each by splicing the changed documents into its postings. Equal
+    to ``index_texts`` of the new texts.
     """
-    if len(old) != len(new) or len(new) != len(previous.refs):
-        raise ValueError("update_index needs the same documents, in the same order")
-    changed = [number for number, (before, after) in enumerate(zip(old, new)) if before != after]
+    changed = sorted(number for number, (before, after) in changes.items() if before != after)
     if not changed:
-        return previous
-    lengths = [list(field) for field in previous.lengths]
-    # Per term, per field: {document number: frequency} in the changed documents' new texts.
-    added: dict[str, list[dict[int, int]]] = {}
+        return previous, set()
+    lengths = [list(field[:size]) + [0] * (size - len(field)) for field in previous.lengths]
+    # Per term, per field: {document number: its new frequency} where the frequency changed
+    # (0: the document lost the term). A text fix changes the frequencies of few terms.
+    moved: dict[str, list[dict[int, int]]] = {}
     for number in changed:
+        before_texts, after_texts = changes[number]
         for f in range(len(FIELDS)):
-            before, _ = index_term_counts(old[number][f])
-            for key in before:
-                added.setdefault(term_text(key), [{} for _ in FIELDS])
-            after, lengths[f][number] = index_term_counts(new[number][f])
-            for key, frequency in after.items():
-                added.setdefault(term_text(key), [{} for _ in FIELDS])[f][number] = frequency
+            before: Counter[TermKey] = index_term_counts(before_texts[f])[0] if before_texts is not None else Counter()
+            after: Counter[TermKey] = Counter()
+            if number < size:
+                lengths[f][number] = 0
+            if after_texts is not None:
+                after, lengths[f][number] = index_term_counts(after_texts[f])
+            for key in before.keys() | after.keys():
+                frequency = after.get(key, 0)
+                if before.get(key, 0) != frequency:
+                    moved.setdefault(term_text(key), [{} for _ in FIELDS])[f][number] = frequency
     entries = dict(previous.entries)
     counts = dict(previous.counts)
     blocks = dict(previous.blocks)
-    for term, fields_added in added.items():
+    touched: set[str] = set()
+    for term, field_changes in moved.items():
         if counts.get(term, 0) >= FREQUENT:
             if term not in blocks:
-                blocks[term] = tuple(map(_blocks, json.loads(entries[term])[2:]))
+                blocks[term] = tuple(map(_blocks, json.loads(entries[term])[1:]))
             blocks[term] = tuple(
-                _update_blocks(field_blocks, {number: frequency_of.get(number, 0) for number in changed})
-                for field_blocks, frequency_of in zip(blocks[term], fields_added)
+                _update_blocks(field_blocks, changed_here) if changed_here else field_blocks
+                for field_blocks, changed_here in zip(blocks[term], field_changes)
             )
             fields = [",".join(text for _, _, text in field_blocks) for field_blocks in blocks[term]]
             total = sum((text.count(",") + 1) // 2 for text in fields if text)
         else:
             blocks.pop(term, None)
-            lists = json.loads(entries[term])[2:] if term in entries else [[] for _ in FIELDS]
+            lists = json.loads(entries[term])[1:] if term in entries else [[] for _ in FIELDS]
             fields = []
             total = 0
-            for numbers, frequency_of in zip(lists, fields_added):
-                documents = list(itertools.accumulate(numbers[0::2]))
+            for numbers, changed_here in zip(lists, field_changes):
+                documents_of = list(itertools.accumulate(numbers[0::2]))
                 frequencies = numbers[1::2]
-                for number in changed:
-                    _splice(documents, frequencies, number, frequency_of.get(number, 0))
-                fields.append(_encode(documents, frequencies))
-                total += len(documents)
+                for number, frequency in changed_here.items():
+                    _splice(documents_of, frequencies, number, frequency)
+                fields.append(_encode(documents_of, frequencies))
+                total += len(documents_of)
         if total:
-            entries[term] = _entry(term, fields, total, len(new))
+            entries[term] = _entry(term, fields)
             counts[term] = total
         else:
             del entries[term], counts[term]
             blocks.pop(term, None)
-    # Sorting fifty thousand terms is the slowest step left: skip it when none came or went.
-    same_terms = len(entries) == len(previous.entries) and all(term in previous.entries for term in added)
-    terms = previous.terms if same_terms else tuple(sorted(entries, key=utf16_key))
+        touched.add(term)
+    terms = previous.terms
+    gone = [term for term in touched if term not in entries]
+    new = [term for term in touched if term in entries and term not in previous.entries]
+    if gone or new:
+        # Few terms come or go: place them instead of sorting every term again.
+        listed = list(terms)
+        for term in gone:
+            del listed[bisect.bisect_left(listed, utf16_key(term), key=utf16_key)]
+        for term in new:
+            listed.insert(bisect.bisect_left(listed, utf16_key(term), key=utf16_key), term)
+        terms = tuple(listed)
     field_lengths = tuple(map(tuple, lengths))
-    return SearchIndex(previous.refs, terms, entries, counts, field_lengths, _averages(field_lengths, len(new)), blocks)
+    index = SearchIndex(documents, terms, entries, counts, field_lengths, _averages(field_lengths, documents), blocks)
+    return index, touched
 
 
 def lunr_serialization(index: SearchIndex, terms: Sequence[str]) -> dict[str, Any]:
@@ -610,7 +714,6 @@ def lunr_serialization(index: SearchIndex, terms: Sequence[str]) -> dict[str, An
     engine.js turns a shard into exactly this before ``lunr.Index.load``; a term's
     ``_index`` (its vector dimension) is its position in ``terms``, which changes no score.
     """
-    order = {ref: number for number, ref in enumerate(index.refs)}
     vectors: dict[tuple[int, int], list[float | int]] = {}
     inverted = []
     for position, term in enumerate(terms):
@@ -618,33 +721,131 @@ def lunr_serialization(index: SearchIndex, terms: Sequence[str]) -> dict[str, An
         for f, (name, postings) in enumerate(zip((name for name, _ in FIELDS), index.postings(term))):
             posting[name] = {ref: {} for ref, _ in postings}
             for ref, weight in postings:
-                vectors.setdefault((f, order[ref]), []).extend((position, weight))
+                vectors.setdefault((f, int(ref, 36)), []).extend((position, weight))
         inverted.append([term, posting])
     return {
         "version": LUNR_VERSION,
         "fields": [field for field, _ in FIELDS],
         "fieldVectors": [
-            [f"{FIELDS[f][0]}/{index.refs[number]}", elements] for (f, number), elements in sorted(vectors.items())
+            [f"{FIELDS[f][0]}/{doc_ref(number)}", elements] for (f, number), elements in sorted(vectors.items())
         ],
         "invertedIndex": inverted,
         "pipeline": [],
     }
 
 
+# ---------------------------------------------------------------- the files
+
+
+# A shard is cut before a term (besides where the postings limit forces a cut) when it
+# holds at least SHARD_MIN postings and the term's hash is a multiple of SHARD_CUT: the
+# cuts are made by the terms themselves, so an edit that adds postings moves the cuts of
+# its own shard and perhaps the next, not of every shard after it.
+SHARD_MIN = 1500
+SHARD_CUT = 8
+
+# A shard's file is named by its first term's UTF-8 bytes in hexadecimal, at most this
+# many bytes of it; a shard may start only with a term no longer than that (the first
+# shard excepted), so no two names are the same.
+NAME_BYTES = 30
+
+
+def _cuttable(term: str) -> bool:
+    return len(term.encode("utf-8")) <= NAME_BYTES
+
+
+def _cuts(term: str, cost: int, term_cost: int, limit: int) -> bool:
+    """Whether a shard holding ``cost`` postings is closed before ``term`` (see ``shard_starts``)."""
+    if cost == 0 or not _cuttable(term):
+        return False
+    if cost + term_cost > limit:
+        return True
+    return cost >= min(SHARD_MIN, limit // 2) and zlib.crc32(term.encode("utf-8")) % SHARD_CUT == 0
+
+
+def shard_starts(
+    index: SearchIndex,
+    limit: int = SHARD_POSTINGS,
+    previous: Sequence[int] | None = None,
+    dirty: Sequence[int] = (),
+) -> list[int]:
+    """Where each shard starts among ``index.terms`` (UTF-16 order): a shard is closed
+    before a term that would take it over ``limit`` postings, or that the term's hash
+    chooses once it holds ``min(SHARD_MIN, limit // 2)`` postings; a term with more than
+    ``limit`` postings stands alone.
+
+    With ``previous`` (the starts of the last layout, moved to the positions their terms
+    have now: those of the terms that are left) and ``dirty`` (the positions, sorted, of
+    the terms whose postings changed or that came, and of the places where terms went),
+    only the shards around the dirty positions are cut again: from a start the cuts
+    depend only on the terms that follow, so once a cut falls on a start of an old shard
+    that holds no dirty position and is not followed by one (the cut before a term
+    depends on its count), the old starts hold until the next dirty shard. Equal to
+    cutting from nothing.
+    """
+    terms, counts = index.terms, index.counts
+    size = len(terms)
+    old = list(previous) if previous is not None else []
+    todo = list(dirty) if previous is not None else [0] if size else []
+    starts: list[int] = []
+    at = 0  # a position where both layouts start a shard: every old start from here is kept
+    k = 0
+    while True:
+        if k < len(todo):
+            # The cut before a term depends on the shard before it: start at the shard
+            # holding the term before the dirty one.
+            region = bisect.bisect_right(old, todo[k] - 1) - 1
+            begin = max(old[region] if region >= 0 else 0, at)
+        else:
+            begin = size
+        starts.extend(old[bisect.bisect_left(old, at) : bisect.bisect_left(old, begin)])
+        if begin >= size:
+            return starts
+        starts.append(begin)
+        cost = counts[terms[begin]]
+        at = size
+        for position in range(begin + 1, size):
+            term = terms[position]
+            term_cost = counts[term]
+            if not _cuts(term, cost, term_cost, limit):
+                cost += term_cost
+                continue
+            while k < len(todo) and todo[k] < position:
+                k += 1
+            following = bisect.bisect_right(old, position)
+            if (
+                following
+                and old[following - 1] == position
+                and (k == len(todo) or todo[k] > (old[following] if following < len(old) else size))
+            ):
+                at = position  # synchronised with the old layout, up to the next dirty shard
+                break
+            starts.append(position)
+            cost = term_cost
+        else:
+            k = len(todo)
+
+
 def shard_terms(index: SearchIndex, limit: int = SHARD_POSTINGS) -> list[tuple[str, ...]]:
-    """Consecutive runs of terms (in UTF-16 order) of about ``limit`` postings each."""
-    shards: list[tuple[str, ...]] = []
-    current: list[str] = []
-    cost = 0
-    for term, term_cost in zip(index.terms, map(index.counts.__getitem__, index.terms)):
-        if current and cost + term_cost > limit:
-            shards.append(tuple(current))
-            current, cost = [], 0
-        current.append(term)
-        cost += term_cost
-    if current:
-        shards.append(tuple(current))
-    return shards
+    """The terms of each shard (``shard_starts``), in order."""
+    starts = shard_starts(index, limit)
+    return [index.terms[low:high] for low, high in zip(starts, starts[1:] + [len(index.terms)])]
+
+
+def shard_name(first_term: str) -> str:
+    """The file name of the shard starting with ``first_term`` (engine.js makes the same)."""
+    data = b""
+    for char in first_term:
+        encoded = char.encode("utf-8")
+        if len(data) + len(encoded) > NAME_BYTES:
+            break
+        data += encoded
+    return "s-" + data.hex()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def shard_file(first_term: str) -> str:
+    return f"{INDEX_FOLDER}/{shard_name(first_term)}.js"
 
 
 def _json(value: Any) -> str:
@@ -655,95 +856,164 @@ def _script(call: str, *arguments: Any) -> bytes:
     return f"{CALLBACK}.{call}({','.join(map(_json, arguments))});\n".encode("utf-8")
 
 
-def shard_script(number: int, index: SearchIndex, terms: Sequence[str]) -> bytes:
-    """``JianbaoSearch.shard(n,[[term,idf,[title postings],[body postings]],...]);``, joined
+def shard_script(index: SearchIndex, terms: Sequence[str]) -> bytes:
+    """``JianbaoSearch.shard(name,[[term,[title postings],[body postings]],...]);``, joined
     from the entries: json.dumps of millions of numbers is slow."""
     entries = b",".join(map(index.entries.__getitem__, terms))
-    return b"%s.shard(%d,[%s]);\n" % (CALLBACK.encode("ascii"), number, entries)
+    return b'%s.shard("%s",[%s]);\n' % (CALLBACK.encode("ascii"), shard_name(terms[0]).encode("ascii"), entries)
 
 
-def preload_shards(index: SearchIndex, shards: Sequence[tuple[str, ...]], limit: int = SHARD_POSTINGS) -> list[int]:
-    """The shards to load in idle time: at most ``PRELOAD_SHARDS`` of those holding a term
-    with more than ``limit`` postings (alone), most postings first."""
-    costly = [(-index.cost(terms[0]), number) for number, terms in enumerate(shards) if len(terms) == 1]
+def preload_shards(index: SearchIndex, starts: Sequence[int], limit: int = SHARD_POSTINGS) -> list[int]:
+    """The shards to load in idle time (their places in ``starts``): at most
+    ``PRELOAD_SHARDS`` of those holding a term with more than ``limit`` postings (alone),
+    most postings first."""
+    ends = [*starts[1:], len(index.terms)]
+    costly = [
+        (-index.cost(index.terms[start]), number)
+        for number, (start, end) in enumerate(zip(starts, ends))
+        if end - start == 1
+    ]
     return [number for cost, number in sorted(costly)[:PRELOAD_SHARDS] if -cost > limit]
 
 
-def doc_script(document: SearchDocument) -> bytes:
-    """``JianbaoSearch.doc(ref,{record});``: ``_script`` without sorting the keys, which
-    ``search_documents`` already wrote in order (a third less time for ten thousand files)."""
-    record = json.dumps(document.record, ensure_ascii=False, separators=(",", ":"))
-    return f"{CALLBACK}.doc({_json(document.ref)},{record});\n".encode("utf-8")
+def _record_json(document: SearchDocument) -> str:
+    # Without sorting the keys, which ``search_document`` already wrote in order (a third
+    # less time for ten thousand files).
+    return json.dumps(document.record, ensure_ascii=False, separators=(",", ":"))
 
 
-def shard_file(number: int) -> str:
-    return f"{INDEX_FOLDER}/shard-{number:04d}.js"
+def doc_script(document: SearchDocument, number: int, record_json: str | None = None) -> bytes:
+    """``JianbaoSearch.doc(ref,{record});`` for the document numbered ``number``."""
+    record = record_json if record_json is not None else _record_json(document)
+    return f'{CALLBACK}.doc("{doc_ref(number)}",{record});\n'.encode("utf-8")
 
 
-def facet_columns(documents: Sequence[SearchDocument]) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
-    """The filter values (sorted) and, per document, the positions of its values among them."""
+def doc_file(number: int) -> str:
+    return f"{DOCS_FOLDER}/{doc_ref(number)}.js"
+
+
+def facet_columns(
+    documents: Sequence[SearchDocument], numbers: Mapping[str, int]
+) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
+    """The filter values (sorted) and, per document number, the positions of its values
+    among them (-1 or none for a hole)."""
     values = {
         "years": sorted({d.year for d in documents if d.year}),
         "agencies": sorted({d.dispatch.agency for d in documents if d.dispatch.agency}),
         "sources": sorted({source for d in documents for source in d.sources}),
     }
     position = {name: {value: i for i, value in enumerate(items)} for name, items in values.items()}
-    columns: dict[str, list[Any]] = {
-        "years": [position["years"][d.year] if d.year else -1 for d in documents],
-        "agencies": [position["agencies"][d.dispatch.agency] if d.dispatch.agency else -1 for d in documents],
-        "sources": [[position["sources"][source] for source in d.sources] for d in documents],
-    }
+    size = max(numbers.values(), default=-1) + 1
+    columns: dict[str, list[Any]] = {"years": [-1] * size, "agencies": [-1] * size, "sources": [[] for _ in range(size)]}
+    for d in documents:
+        number = numbers[d.dispatch.id]
+        columns["years"][number] = position["years"][d.year] if d.year else -1
+        columns["agencies"][number] = position["agencies"][d.dispatch.agency] if d.dispatch.agency else -1
+        columns["sources"][number] = [position["sources"][source] for source in d.sources]
     return values, columns
+
+
+# A length of 0 in the comma-separated field lengths: written as nothing.
+_HOLE = re.compile(r"(?<![0-9])0(?![0-9])")
+
+
+def manifest_script(index: SearchIndex, starts: Sequence[int], limit: int = SHARD_POSTINGS) -> bytes:
+    # The field lengths (a hole's is empty) and their averages: the browser computes lunr's
+    # weights from them and the term frequencies in the shards (engine.js, ``weight``).
+    manifest = {
+        "lunr": LUNR_VERSION,
+        "fields": [field for field, _ in FIELDS],
+        "boosts": [boost for _, boost in FIELDS],
+        "documents": index.documents,
+        "averages": list(index.averages),
+        "lengths": [_HOLE.sub("", ",".join(map(str, field))) for field in index.lengths],
+        "shards": [index.terms[start] for start in starts],
+        "preload": preload_shards(index, starts, limit),
+    }
+    return _script("manifest", manifest)
+
+
+def facets_script(documents: Sequence[SearchDocument], numbers: Mapping[str, int]) -> bytes:
+    # Loaded only when the reader filters, so a plain query never downloads the list of
+    # every source.
+    values, columns = facet_columns(documents, numbers)
+    return _script("facets", {"values": values, "columns": columns})
 
 
 def index_pages(
     documents: Sequence[SearchDocument], index: SearchIndex, limit: int = SHARD_POSTINGS
 ) -> tuple[Page, ...]:
     """The index scripts: manifest, facets, shards, and one file per document."""
-    shards = shard_terms(index, limit)
-    pages = [Page(shard_file(number), shard_script(number, index, terms)) for number, terms in enumerate(shards)]
-    values, columns = facet_columns(documents)
-    # The field lengths and their averages: the browser computes lunr's weights from them
-    # and the term frequencies in the shards (engine.js, ``weight``).
-    manifest = {
-        "lunr": LUNR_VERSION,
-        "fields": [field for field, _ in FIELDS],
-        "boosts": [boost for _, boost in FIELDS],
-        "documents": len(documents),
-        "averages": list(index.averages),
-        "lengths": [list(field) for field in index.lengths],
-        "shards": [terms[0] for terms in shards],
-        "preload": preload_shards(index, shards, limit),
-    }
-    pages.append(Page(f"{INDEX_FOLDER}/manifest.js", _script("manifest", manifest)))
-    # Loaded only when the reader filters, so a plain query never downloads the list of
-    # every source.
-    pages.append(Page(f"{INDEX_FOLDER}/facets.js", _script("facets", {"values": values, "columns": columns})))
-    pages.extend(Page(f"{DOCS_FOLDER}/{d.ref}.js", doc_script(d)) for d in documents)
+    starts = shard_starts(index, limit)
+    numbers = document_numbers(d.dispatch.id for d in documents)
+    pages = [Page(shard_file(terms[0]), shard_script(index, terms)) for terms in shard_terms(index, limit)]
+    pages.append(Page(f"{INDEX_FOLDER}/manifest.js", manifest_script(index, starts, limit)))
+    pages.append(Page(f"{INDEX_FOLDER}/facets.js", facets_script(documents, numbers)))
+    pages.extend(Page(doc_file(numbers[d.dispatch.id]), doc_script(d, numbers[d.dispatch.id])) for d in documents)
     return tuple(pages)
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class SearchFiles:
+    """What one search build made: the files it made this time, and the key of every
+    search file (its path -> a digest of what its bytes are made from), as
+    ``render.RenderedSite`` has them."""
+
+    pages: tuple[Page, ...]
+    keys: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class SearchMemo:
-    """What one search build keeps for the next (``search_pages``): the documents' dispatch
-    ids and field texts, and the index written from them. Picklable."""
+    """What one search build keeps for the next (``search_pages``). Picklable."""
 
-    dispatches: tuple[str, ...]  # in document order
-    texts: tuple[tuple[str, ...], ...]  # each document's field texts, as indexed
+    documents: tuple[SearchDocument, ...]  # in dispatch id order
+    ids: tuple[str, ...]  # their dispatch ids
+    by_id: Mapping[str, SearchDocument]
+    hashes: Mapping[str, int]  # dispatch id -> id_hash
+    numbers: Mapping[str, int]  # dispatch id -> document number
+    by_number: Mapping[int, SearchDocument]
     index: SearchIndex
+    starts: tuple[int, ...]  # where each shard starts in index.terms
+    shard_keys: tuple[str, ...]  # each shard file's key
+    records: Mapping[str, str]  # dispatch id -> digest of its document's record
+    doc_keys: Mapping[str, str]  # document file -> its key (its ref and record digest)
+    facets_key: str
+    # Each term's place in index.terms: made when an update needs it, kept while the terms stay.
+    positions: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+def _facets_of(document: SearchDocument | None) -> tuple[Any, ...] | None:
+    return (document.year, document.dispatch.agency, document.sources) if document is not None else None
+
+
+def _texts_of(document: SearchDocument | None) -> Texts:
+    return document.fields if document is not None else None
 
 
 def search_pages(
-    collection: Collection, config: Config, theme: Theme, previous: SearchMemo | None = None
-) -> tuple[tuple[Page, ...], SearchMemo]:
-    """The search page and every file it loads (the theme's static files are copied elsewhere),
-    and the memo for the next build.
+    collection: Collection,
+    config: Config,
+    theme: Theme,
+    previous: SearchMemo | None = None,
+    *,
+    unchanged: Mapping[str, str] | None = None,
+) -> tuple[SearchFiles, SearchMemo]:
+    """The search page and every file it loads (the theme's static files are copied
+    elsewhere), and the memo for the next build.
 
-    Given the previous build's memo, when the dispatches are the same ones (their
-    documents keep their numbers) and at most ``UPDATE_SHARE`` of their texts changed,
-    only the documents whose text changed are read again and only the index entries of
-    their terms are rewritten (``update_index``). The pages are the same bytes
-    as those of a build without the memo.
+    ``keys`` covers every search file; ``pages`` holds those whose key is not the one
+    ``unchanged`` gives for their path (files still on disk as the last build wrote
+    them). Given the previous build's memo, documents whose dispatch and witnesses are
+    the same are not made again; when at most ``UPDATE_SHARE`` of the document numbers
+    changed, only the changed documents are read, only the entries of the terms whose
+    postings changed are rewritten (``update_index``) and only the shards around them
+    cut again (``shard_starts``); a shard whose terms and entries are the same keeps its
+    key. The files are the same bytes as those of a build without the memo.
     """
     context = {
         "site": config,
@@ -753,19 +1023,133 @@ def search_pages(
         "page_path": SEARCH_PAGE,
         "section": "search",
     }
-    page = Page(SEARCH_PAGE, theme.render("search.html", context).encode("utf-8"))
-    documents = search_documents(collection)
-    dispatches = tuple(document.dispatch.id for document in documents)
-    texts = tuple(document.field_texts() for document in documents)
-    if (
-        previous is not None
-        and previous.dispatches == dispatches
-        and sum(map(operator.ne, previous.texts, texts)) <= UPDATE_SHARE * len(texts)
-    ):
-        index = update_index(previous.index, previous.texts, texts)
+    contents: dict[str, bytes] = {SEARCH_PAGE: theme.render("search.html", context).encode("utf-8")}
+    documents = search_documents(collection, previous.by_id if previous is not None else None)
+    ids = tuple(d.dispatch.id for d in documents)
+    changed: Iterable[int]
+    if previous is not None and ids == previous.ids:
+        hashes, numbers = previous.hashes, previous.numbers
+        by_number = dict(previous.by_number)
+        renewed = [k for k, (new, old) in enumerate(zip(documents, previous.documents)) if new is not old]
+        changed = [numbers[ids[k]] for k in renewed]
+        by_number.update((numbers[ids[k]], documents[k]) for k in renewed)
     else:
-        index = build_index(documents)
-    return (page, *index_pages(documents, index)), SearchMemo(dispatches, texts, index)
+        old_hashes = previous.hashes if previous is not None else {}
+        hashes = {i: old_hashes[i] if i in old_hashes else id_hash(i) for i in ids}
+        numbers = document_numbers(ids, hashes)
+        by_number = {numbers[i]: d for i, d in zip(ids, documents)}
+        old_numbers = previous.by_number if previous is not None else {}
+        changed = [n for n in by_number.keys() | old_numbers.keys() if by_number.get(n) is not old_numbers.get(n)]
+    index: SearchIndex | None = None
+    positions: dict[str, int] = {}
+    facets_changed = True
+    if previous is not None:
+        changes: dict[int, tuple[Texts, Texts]] = {}
+        facets_changed = numbers is not previous.numbers
+        for number in changed:
+            old, new = previous.by_number.get(number), by_number.get(number)
+            if _texts_of(old) != _texts_of(new):
+                changes[number] = (_texts_of(old), _texts_of(new))
+            if _facets_of(old) != _facets_of(new):
+                facets_changed = True
+        if len(changes) <= UPDATE_SHARE * max(len(documents), 1):
+            index, touched = update_index(previous.index, changes, len(documents), max(by_number, default=-1) + 1)
+    if index is None or previous is None:
+        index = index_texts({number: d.fields for number, d in by_number.items()})
+        starts = shard_starts(index, SHARD_POSTINGS)
+        shard_keys: list[str | None] = [None] * len(starts)
+        facets_changed = True
+    else:
+        terms = index.terms
+        old_terms = previous.index.terms
+        if terms is old_terms:
+            old_starts = list(previous.starts)
+            positions = previous.positions or {term: at for at, term in enumerate(terms)}
+        else:
+            positions = {term: at for at, term in enumerate(terms)}
+            # Only the shards whose first term is left keep their start.
+            old_starts = sorted(positions[old_terms[start]] for start in previous.starts if old_terms[start] in positions)
+        dirty = sorted(
+            positions[term] if term in positions else bisect.bisect_left(terms, utf16_key(term), key=utf16_key)
+            for term in touched
+        )
+        starts = shard_starts(index, SHARD_POSTINGS, previous=old_starts, dirty=dirty)
+        # A shard keeps its key when it has the same first and last terms and no dirty position.
+        old_key = {
+            (old_terms[start], old_terms[end - 1]): key
+            for start, end, key in zip(previous.starts, previous.starts[1:] + (len(old_terms),), previous.shard_keys)
+        }
+        shard_keys = []
+        for start, end in zip(starts, starts[1:] + [len(terms)]):
+            low = bisect.bisect_left(dirty, start)
+            clean = low == len(dirty) or dirty[low] >= end
+            shard_keys.append(old_key.get((terms[start], terms[end - 1])) if clean else None)
+    contents[f"{INDEX_FOLDER}/manifest.js"] = manifest_script(index, starts, SHARD_POSTINGS)
+    keys = {path: _digest(content) for path, content in contents.items()}
+    facets_file = f"{INDEX_FOLDER}/facets.js"
+    if facets_changed or previous is None:
+        contents[facets_file] = facets_script(documents, numbers)
+        keys[facets_file] = _digest(contents[facets_file])
+    else:
+        keys[facets_file] = previous.facets_key
+    terms = index.terms
+    shard_at: dict[str, tuple[str, ...]] = {}  # shard file -> its terms
+    for position, (start, end) in enumerate(zip(starts, starts[1:] + [len(terms)])):
+        shard = terms[start:end]
+        path = shard_file(shard[0])
+        shard_at[path] = shard
+        if shard_keys[position] is None:
+            contents[path] = shard_script(index, shard)
+            shard_keys[position] = _digest(contents[path])
+        keys[path] = shard_keys[position]  # type: ignore[assignment]
+    # The document files: only those of changed numbers get a new key.
+    records = dict(previous.records) if previous is not None else {}
+    doc_keys = dict(previous.doc_keys) if previous is not None else {}
+    old_by_id = previous.by_id if previous is not None else {}
+    record_texts: dict[int, str] = {}
+    for number in changed if previous is not None else by_number:
+        document = by_number.get(number)
+        path = doc_file(number)
+        if document is None:
+            del doc_keys[path]
+            continue
+        dispatch_id = document.dispatch.id
+        if old_by_id.get(dispatch_id) is not document:
+            record_texts[number] = _record_json(document)
+            records[dispatch_id] = _digest(record_texts[number].encode("utf-8"))
+        doc_keys[path] = f"{doc_ref(number)}:{records[dispatch_id]}"
+    if previous is not None and ids != previous.ids:
+        records = {i: records[i] for i in ids}
+    keys.update(doc_keys)
+    known = unchanged or {}
+    made = []
+    for path in sorted(path for path, key in keys.items() if known.get(path) != key):
+        if path in contents:
+            content = contents[path]
+        elif path in shard_at:
+            content = shard_script(index, shard_at[path])
+        elif path == facets_file:
+            content = facets_script(documents, numbers)
+        else:
+            number = int(path[len(DOCS_FOLDER) + 1 : -len(".js")], 36)
+            content = doc_script(by_number[number], number, record_texts.get(number))
+        made.append(Page(path, content))
+    memo = SearchMemo(
+        documents=documents,
+        ids=ids,
+        by_id=dict(zip(ids, documents)),
+        hashes=hashes,
+        numbers=numbers,
+        by_number=by_number,
+        index=index,
+        starts=tuple(starts),
+        shard_keys=tuple(shard_keys),  # type: ignore[arg-type]
+        records=records,
+        doc_keys=doc_keys,
+        facets_key=keys[facets_file],
+        positions=positions,
+    )
+    return SearchFiles(tuple(made), keys), memo
 
 
 # ---------------------------------------------------------------- querying (reference)
@@ -861,7 +1245,8 @@ def query_index(
             refs.update(weights[term])
         matching.append(refs)
     candidates = set.intersection(*matching)
-    by_ref = {d.ref: d for d in documents}
+    numbers = document_numbers(d.dispatch.id for d in documents)
+    by_ref = {doc_ref(numbers[d.dispatch.id]): d for d in documents}
     if parsed.phrases:
         candidates = {
             ref
@@ -872,7 +1257,6 @@ def query_index(
             )
         }
     magnitude = math.sqrt(sum(count * count for count in query_vector.values()))
-    order = {ref: number for number, ref in enumerate(index.refs)}
     hits = [
         SearchHit(
             ref,
@@ -881,4 +1265,4 @@ def query_index(
         )
         for ref in candidates
     ]
-    return sorted(hits, key=lambda hit: (-hit.score, order[hit.ref]))
+    return sorted(hits, key=lambda hit: (-hit.score, int(hit.ref, 36)))

@@ -24,10 +24,24 @@
   var DOCS = "search/docs/";
   var PHRASE = /"([^"]*)"|“([^”]*)”|「([^」]*)」|『([^』]*)』/g;
 
-  function pad(number) {
-    var text = String(number);
-    while (text.length < 4) text = "0" + text;
-    return text;
+  // A shard's file is named by its first term's UTF-8 bytes in hexadecimal, at most
+  // NAME_BYTES of them, whole characters only (generator/search.py, shard_name).
+  var NAME_BYTES = 30;
+  function shardName(term) {
+    var hex = "";
+    var size = 0;
+    for (var i = 0; i < term.length; i++) {
+      var code = term.codePointAt(i);
+      if (code > 0xffff) i++;
+      var bytes = code < 0x80 ? [code]
+        : code < 0x800 ? [0xc0 | (code >> 6), 0x80 | (code & 63)]
+        : code < 0x10000 ? [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63)]
+        : [0xf0 | (code >> 18), 0x80 | ((code >> 12) & 63), 0x80 | ((code >> 6) & 63), 0x80 | (code & 63)];
+      if (size + bytes.length > NAME_BYTES) break;
+      size += bytes.length;
+      bytes.forEach(function (b) { hex += (b < 16 ? "0" : "") + b.toString(16); });
+    }
+    return "s-" + hex;
   }
 
   // lunr 2.3.9's BM25 parameters (its defaults).
@@ -36,8 +50,9 @@
   var prepared = typeof WeakMap === "function" ? new WeakMap() : null;
 
   /*
-   * What every shard of a manifest's index shares, made once: per field, per document,
-   * lunr's length normalisation k1 * (1 - b + b * length / average); and, as shards
+   * What every shard of a manifest's index shares, made once: per field, per document
+   * number, lunr's length normalisation k1 * (1 - b + b * length / average) (the lengths
+   * are written comma-separated, a hole's as nothing); and, as shards
    * need them, each document's ref and field refs ("body/1a"), so a shard with thousands
    * of postings makes no strings of its own.
    */
@@ -47,7 +62,7 @@
     var result = {
       norm: manifest.lengths.map(function (lengths, f) {
         var average = manifest.averages[f];
-        return lengths.map(function (length) { return K1 * (1 - B + B * (length / average)); });
+        return lengths.split(",").map(function (length) { return K1 * (1 - B + B * (Number(length) / average)); });
       }),
       refs: [],
       keys: manifest.fields.map(function () { return []; }),
@@ -86,12 +101,22 @@
   }
 
   /*
-   * A shard as written ([[term, idf, [title postings], [body postings]], ...], the postings
+   * lunr 2.3.9's idf of a term held by count fields among documents, computed as
+   * lunr.py computes it (generator/search.py, inverse_document_frequency): it is not
+   * written in the shards, where it would change every entry whenever a document came
+   * or went.
+   */
+  function idf(count, documents) {
+    return Math.log(1 + Math.abs((documents - count + 0.5) / (count + 0.5)));
+  }
+
+  /*
+   * A shard as written ([[term, [title postings], [body postings]], ...], the postings
    * of a field being: first document number, the term's frequency in it, then for each
    * further document the gap from the previous number and the frequency) turned into the
    * serialised lunr 2.3.9 index that lunr.Index.load reads: the inverted index, and each
-   * document's field vectors restricted to this shard's terms, weighted with the
-   * manifest's field lengths. A term's vector dimension (_index) is its position in the
+   * document's field vectors restricted to this shard's terms, weighted with the idf
+   * and the manifest's field lengths. A term's vector dimension (_index) is its position in the
    * shard. generator/search.py (lunr_serialization) is the same transformation in Python;
    * the tests check that they agree and that it equals what lunr.py builds.
    */
@@ -109,9 +134,11 @@
     var made = [];
     entries.forEach(function (entry, position) {
       var posting = { _index: position };
-      var idf = entry[1];
+      var count = 0;
+      for (var c = 1; c <= fields.length; c++) count += entry[c].length / 2;
+      var termIdf = idf(count, manifest.documents);
       for (var f = 0; f < fields.length; f++) {
-        var list = entry[f + 2];
+        var list = entry[f + 1];
         var found = {};
         var number = 0;
         for (var i = 0; i < list.length; i += 2) {
@@ -123,7 +150,7 @@
             vector = vectors[f][number] = [];
             made.push(f, number);
           }
-          vector.push(position, weight(idf, list[i + 1], norm[f][number], boosts[f]));
+          vector.push(position, weight(termIdf, list[i + 1], norm[f][number], boosts[f]));
         }
         posting[fields[f]] = found;
       }
@@ -157,7 +184,7 @@
     var receiver = {
       manifest: function (value) { data.manifest = value; },
       facets: function (value) { data.facets = value; },
-      shard: function (number, value) { data.shards[number] = value; },
+      shard: function (name, value) { data.shards[name] = value; },
       doc: function (ref, value) { data.docs[ref] = value; },
     };
 
@@ -180,12 +207,14 @@
       return once(INDEX + "facets.js").then(function () { return data.facets; });
     }
 
+    // The lunr index of the manifest's shard at place number.
     function shardIndex(number) {
       return manifest().then(function (m) {
-        return once(INDEX + "shard-" + pad(number) + ".js").then(function () {
+        var name = shardName(m.shards[number]);
+        return once(INDEX + name + ".js").then(function () {
           if (!indexes[number]) {
-            indexes[number] = lunr.Index.load(expand(data.shards[number], m));
-            delete data.shards[number];
+            indexes[number] = lunr.Index.load(expand(data.shards[name], m));
+            delete data.shards[name];
           }
           return indexes[number];
         });
@@ -408,5 +437,5 @@
     };
   }
 
-  return { createEngine: createEngine, expand: expand, weight: weight };
+  return { createEngine: createEngine, expand: expand, weight: weight, idf: idf, shardName: shardName };
 });
