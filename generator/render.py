@@ -1286,6 +1286,9 @@ class _Renderer:
             finally:
                 _ACTIVE = None
         pages.sort(key=lambda page: page.path)
+        # The jobs are bound to this renderer: dropping them breaks the cycle, so reference
+        # counting frees the renderer now, not a collection that a frozen heap may never run.
+        self.plan.clear()
         return RenderedSite(tuple(pages), dict(sorted(keys.items())), self.memo)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 import hashlib
 import html
 import json
 import pickle
 import re
 import typing
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import replace
@@ -557,6 +559,27 @@ def test_sources_hold_no_float_so_an_equal_source_keeps_its_digest() -> None:
 
     assert not floats(Source)
     assert floats(RelatedLink)  # the check sees one where there is one
+
+
+def test_a_finished_render_is_freed_without_the_cyclic_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A rebuild freezes the heap it starts with: a renderer left in a reference cycle
+    # (its jobs are bound to it) would keep its whole collection for good.
+    renderers: list[weakref.ref[render._Renderer]] = []
+    real_init = render._Renderer.__init__
+
+    def remembering(self, *arguments, **keywords):  # type: ignore[no-untyped-def]
+        real_init(self, *arguments, **keywords)
+        renderers.append(weakref.ref(self))
+
+    monkeypatch.setattr(render._Renderer, "__init__", remembering)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        render.render_site(_SYNTHETIC, golden_config())
+        assert renderers and renderers[0]() is None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_a_memo_made_under_another_site_key_or_config_is_not_used() -> None:
