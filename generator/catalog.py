@@ -193,12 +193,12 @@ def catalog(collection: Collection) -> dict[str, Any]:
     }
 
 
-# (section, record name) -> (the record, its encoded line: UTF-8, with the indent), as
+# Section -> record name -> (the record, its encoded line: UTF-8, with the indent), as
 # one call of ``encoded_catalog`` made them. The next call encodes a record again only
 # when it is neither the same object nor equal to the one its line was made from; equal
 # records give equal lines, as an entry shows strings, whole numbers, booleans and None
 # (never a float, where == would call 0.0 and -0.0 the same).
-CatalogLines = dict[tuple[str, str], tuple[Any, bytes]]
+CatalogLines = dict[str, dict[str, tuple[Any, bytes]]]
 
 
 def catalog_json(collection: Collection) -> bytes:
@@ -224,11 +224,12 @@ def encoded_catalog(collection: Collection, previous: CatalogLines) -> tuple[byt
     for number, (section, (records, entry)) in enumerate(catalog_records(collection).items()):
         pieces.append((b",\n" if number else b"") + f'"{section}": ['.encode("utf-8"))
         separator = b"\n"
+        known, kept = previous.get(section, {}), current.setdefault(section, {})
         for name, record in records:
-            before = previous.get((section, name))
+            before = known.get(name)
             if before is None or (before[0] is not record and before[0] != record):
                 before = (record, b"  " + encode(entry(record)).encode("utf-8"))
-            current[section, name] = before
+            kept[name] = before
             pieces += (separator, before[1])
             separator = b",\n"
         pieces.append(b"\n]" if records else b"]")

@@ -1289,7 +1289,7 @@ class _Renderer:
         # The jobs are bound to this renderer: dropping them breaks the cycle, so reference
         # counting frees the renderer now, not a collection that a frozen heap may never run.
         self.plan.clear()
-        return RenderedSite(tuple(pages), dict(sorted(keys.items())), self.memo)
+        return RenderedSite(tuple(pages), keys, self.memo)
 
 
 class _Deferred:
