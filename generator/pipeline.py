@@ -34,6 +34,7 @@ from .models import Article, BuildReport, Collection, Page, Problem, Skipped, So
 
 if TYPE_CHECKING:
     from .collate import CollateMemo
+    from .render import RenderMemo
     from .search import SearchMemo
 
 # The stage modules (clean, split, describe, collate, render, search, manifest) are
@@ -60,6 +61,7 @@ class BuildMemo:
     read: dict[str, SourceResult] = field(default_factory=dict)  # cache.stage_key -> result
     collate: CollateMemo | None = None
     search: SearchMemo | None = None
+    render: RenderMemo | None = None
     render_keys: dict[str, str] = field(default_factory=dict)  # output path -> render key
     # The build record the render keys describe (its ``taken_at_ns``): a page is kept
     # only when its file is the one that record lists, so keys from any other build are
@@ -263,14 +265,16 @@ def rebuild(
             inputs = cache.fingerprint(config, inputs)
             memo = BuildMemo(identity, inputs.gather, collection, reuse.ingested, reuse.read, reuse.collate)
             if previous is not None:
-                memo.search, memo.render_keys, memo.record_token = previous.search, previous.render_keys, previous.record_token
+                memo.search, memo.render, memo.render_keys = previous.search, previous.render, previous.render_keys
+                memo.record_token = previous.record_token
 
         # Pages whose file is still as the last build wrote it and whose key is unchanged
         # are not rendered again; they are kept as they are.
         found = output.intact_files(config.output_path, record.files, record.folders) if record is not None else output.OutputState({}, set(), None)
         same_build = record is not None and memo.record_token == record.inputs.taken_at_ns
         unchanged = {path: key for path, key in memo.render_keys.items() if path in found.intact} if same_build else {}
-        rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged)
+        rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged, previous=memo.render)
+        memo.render = rendered.memo
         theme = Theme(config)
         searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
         made = rendered.pages + searched.pages
