@@ -123,8 +123,8 @@ def utf16_key(term: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def doc_ref(number: int) -> str:
-    """A short document reference: the document's number in base 36."""
+def base36(number: int) -> str:
+    """A natural number in base 36 (lower case), as JavaScript's ``toString(36)`` writes it."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
@@ -132,6 +132,11 @@ def doc_ref(number: int) -> str:
         text = digits[digit] + text
         if number == 0:
             return text
+
+
+def doc_ref(number: int) -> str:
+    """A short document reference: the document's number in base 36."""
+    return base36(number)
 
 
 # ---------------------------------------------------------------- documents
@@ -913,20 +918,18 @@ def facet_columns(
     return values, columns
 
 
-# A length of 0 in the comma-separated field lengths: written as nothing.
-_HOLE = re.compile(r"(?<![0-9])0(?![0-9])")
-
-
 def manifest_script(index: SearchIndex, starts: Sequence[int], limit: int = SHARD_POSTINGS) -> bytes:
-    # The field lengths (a hole's is empty) and their averages: the browser computes lunr's
-    # weights from them and the term frequencies in the shards (engine.js, ``weight``).
+    # The field lengths, in base 36, comma-separated, a hole's (or a 0) empty, and their
+    # averages: the browser computes lunr's weights from them and the term frequencies in
+    # the shards (engine.js, ``weight``). Base 36 keeps the manifest, which every first
+    # query loads, as small as it was before the holes.
     manifest = {
         "lunr": LUNR_VERSION,
         "fields": [field for field, _ in FIELDS],
         "boosts": [boost for _, boost in FIELDS],
         "documents": index.documents,
         "averages": list(index.averages),
-        "lengths": [_HOLE.sub("", ",".join(map(str, field))) for field in index.lengths],
+        "lengths": [",".join([base36(length) if length else "" for length in field]) for field in index.lengths],
         "shards": [index.terms[start] for start in starts],
         "preload": preload_shards(index, starts, limit),
     }

@@ -52,7 +52,7 @@
   /*
    * What every shard of a manifest's index shares, made once: per field, per document
    * number, lunr's length normalisation k1 * (1 - b + b * length / average) (the lengths
-   * are written comma-separated, a hole's as nothing); and, as shards
+   * are written in base 36, comma-separated, a hole's as nothing); and, as shards
    * need them, each document's ref and field refs ("body/1a"), so a shard with thousands
    * of postings makes no strings of its own.
    */
@@ -62,7 +62,9 @@
     var result = {
       norm: manifest.lengths.map(function (lengths, f) {
         var average = manifest.averages[f];
-        return lengths.split(",").map(function (length) { return K1 * (1 - B + B * (Number(length) / average)); });
+        return lengths.split(",").map(function (length) {
+          return K1 * (1 - B + B * ((length ? parseInt(length, 36) : 0) / average));
+        });
       }),
       refs: [],
       keys: manifest.fields.map(function () { return []; }),
