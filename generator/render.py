@@ -515,12 +515,16 @@ class RenderMemo:
     slugs: dict[str, tuple[tuple[str, ...], dict[str, str]]]  # taxonomy -> (its terms, sorted; their slugs)
     catalog: layout.CatalogLines
     theme: Theme | None  # its templates, compiled
+    # (dispatch id, item digest, root) -> the dispatch as dispatch_item.html shows it in a
+    # list that far below the root (theme and config are the memo's own)
+    items_html: dict[tuple[str, str, str], Markup]
 
     def __getstate__(self) -> dict[str, Any]:
-        # The catalog's lines are as large as catalog.json, and a theme holds compiled
-        # code: neither is stored. Loaded records are new objects, so their digests are
-        # computed again; the pages' keys still save hashing every page's inputs.
-        return {**self.__dict__, "catalog": {}, "theme": None}
+        # The catalog's lines are as large as catalog.json, a theme holds compiled code,
+        # and the items' HTML is remade as lists are: none is stored. Loaded records are
+        # new objects, so their digests are computed again; the groups' keys still save
+        # hashing every page's inputs.
+        return {**self.__dict__, "catalog": {}, "theme": None, "items_html": {}}
 
 
 def _record_digests(
@@ -573,7 +577,6 @@ class _Renderer:
         self.dispatches = sorted(collection.dispatches, key=lambda dispatch: dispatch.id)
         self.moment = build_time(collection)
         self.item_store: dict[str, DispatchItem] = {}
-        self.item_cache: dict[tuple[str, str], Markup] = {}
         # Each taxonomy: term -> its dispatches (newest first), and term -> folder name.
         self.members: dict[str, dict[str, list[Dispatch]]] = {}
         self.slugs: dict[str, dict[str, str]] = {}
@@ -595,7 +598,7 @@ class _Renderer:
         # What each record contributes to the keys of the pages that show it. A source's
         # cleaned text is not hashed: clean() makes it from the source alone and the code
         # is in site_key (hashing 420,000 cleaning changes at 10,000 articles cost a second).
-        before = previous or RenderMemo(site_key, config, {}, {}, {}, {}, {}, {}, {}, None)
+        before = previous or RenderMemo(site_key, config, {}, {}, {}, {}, {}, {}, {}, None, {})
         self.memo = RenderMemo(
             site_key,
             config,
@@ -608,11 +611,15 @@ class _Renderer:
             slugs=self.slug_memo,
             catalog=before.catalog,  # replaced when the catalog is made again
             theme=self.theme,
+            items_html={},
         )
         self.source_digest = {key: digest for key, (_, digest) in self.memo.sources.items()}
         self.article_digest = {key: digest for key, (_, digest) in self.memo.articles.items()}
         self.dispatch_digest = {key: digest for key, (_, digest) in self.memo.dispatches.items()}
         self.item_digest = {key: digest for key, (_, _, digest) in self.memo.items.items()}
+        # The items' HTML the last render made, of the items that are still as they were.
+        self.item_cache = self.memo.items_html
+        self.item_cache.update(item for item in before.items_html.items() if self.item_digest.get(item[0][0]) == item[0][1])
         self.previous_groups = before.groups
         # path -> (key, job); filled by plan_all().
         self.plan: dict[str, tuple[str, Job]] = {}
@@ -727,7 +734,7 @@ class _Renderer:
         template = self.theme.template("dispatch_item.html")
         rendered = []
         for item in items:
-            key = (item.id, root)
+            key = (item.id, self.item_digest[item.id], root)
             html = self.item_cache.get(key)
             if html is None:
                 html = self.item_cache[key] = Markup(template.render(item=item, root=root, site=self.config))

@@ -541,7 +541,7 @@ def test_a_memo_loaded_from_its_pickle_serves_as_well(edit: str) -> None:
     first = _first_render()
     after = MEMO_EDITS[edit](_SYNTHETIC)
     loaded = pickle.loads(pickle.dumps(first.memo))
-    assert loaded.catalog == {} and loaded.theme is None  # not stored: see RenderMemo
+    assert loaded.catalog == {} and loaded.theme is None and loaded.items_html == {}  # not stored: see RenderMemo
     full = render.render_site(after, config, site_key="site")
     reusing = render.render_site(after, config, site_key="site", unchanged=first.keys, previous=loaded)
     _assert_rendered_as_without_memo(reusing, first.keys, full.keys, {page.path: page.content for page in full.pages})
