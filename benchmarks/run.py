@@ -221,7 +221,7 @@ def stage_child(content: Path, output: Path, manifest_path: Path, profile_dir: P
         theme = Theme(config)
         pages = render.render_site(collection, config).pages
     with timer("search"):
-        pages = pages + search.search_pages(collection, config, theme)[0]
+        pages = pages + search.search_pages(collection, config, theme)[0].pages
     with timer("manifest"):
         pages = tuple(sorted(pages + manifest.manifest_pages(pages, collection, config), key=lambda p: p.path))
     with timer("write"):

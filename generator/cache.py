@@ -199,6 +199,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
+RecordStamp = tuple[int, int, int]  # inode, size and mtime of the record file
+
+
 class BuildCache:
     """The cache folder of one output folder."""
 
@@ -212,7 +215,11 @@ class BuildCache:
 
     # The build record ------------------------------------------------------------
 
-    def load_record(self) -> BuildRecord | None:
+    def load_record(self, known: tuple[RecordStamp, BuildRecord] | None = None) -> BuildRecord | None:
+        """The build record, or None; ``known`` is a record with the stamp ``save_record``
+        gave it, returned while the file is still the one that save wrote."""
+        if known is not None and known[0] == self._record_stamp():
+            return known[1]
         try:
             data = marshal.loads(self.record_file.read_bytes())
             if data["format"] != _FORMAT:
@@ -240,7 +247,15 @@ class BuildCache:
         except (OSError, ValueError, EOFError, KeyError, TypeError):
             return None  # no record, or one from another version: build as if there were none
 
-    def save_record(self, record: BuildRecord) -> None:
+    def _record_stamp(self) -> RecordStamp | None:
+        try:
+            stat = self.record_file.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+    def save_record(self, record: BuildRecord) -> RecordStamp | None:
+        """Write the record; the stamp that lets ``load_record`` know the file is still it."""
         # marshal, not JSON: a record lists every output file (41,000 at 10,000 articles),
         # and it is read and written by every build; marshal takes a fifth of the time.
         # The format is Python's own, which the build identity includes.
@@ -263,6 +278,7 @@ class BuildCache:
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         _write_atomically(self.record_file, marshal.dumps(data))
+        return self._record_stamp()
 
     # The memo of the last build ---------------------------------------------------
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from . import __version__
 from .config import Config
@@ -63,22 +62,36 @@ def fixity(page: Page) -> Fixity:
     return Fixity(page.path, hashlib.sha256(page.content).hexdigest(), len(page.content))
 
 
-def _listed(files: Iterable[Fixity]) -> list[Fixity]:
-    listed = sorted((entry for entry in files if entry.path != MANIFEST_PATH), key=_PATH)
-    duplicates = sorted({first.path for first, second in zip(listed, listed[1:]) if first.path == second.path})
+class _Fixed(Protocol):
+    """What the manifest lists of a file: a ``Fixity``, or the build record's ``FileState``."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+def _listed(files: Iterable[Fixity], kept: Mapping[str, _Fixed]) -> tuple[list[str], dict[str, _Fixed]]:
+    """The paths to list, in order, and what to list for each."""
+    entries: dict[str, _Fixed] = dict(kept)
+    duplicates = set()
+    for entry in files:
+        if entry.path in entries:
+            duplicates.add(entry.path)
+        entries[entry.path] = entry
     if duplicates:
         # Two pages for one path means one would silently overwrite the other on disk.
-        raise ValueError(f"two output files claim the same path: {', '.join(duplicates)}")
-    return listed
+        raise ValueError(f"two output files claim the same path: {', '.join(sorted(duplicates))}")
+    entries.pop(MANIFEST_PATH, None)
+    return sorted(entries), entries
 
 
-_PATH = operator.attrgetter("path")
 
-
-def manifest_page(files: Iterable[Fixity], collection: Collection) -> Page:
-    """``manifest.json`` for the output files ``files`` (an incremental build knows the hashes
-    of the files it did not make again from its build record)."""
-    listed = _listed(files)
+def manifest_page(files: Iterable[Fixity], collection: Collection, kept: Mapping[str, _Fixed] | None = None) -> Page:
+    """``manifest.json`` for the output files ``files`` and ``kept``: an incremental build
+    gives the files it did not make again by their states in its build record."""
+    paths, entries = _listed(files, kept or {})
     document = {
         "format": FORMAT,
         "generator": f"jianbao {__version__}",
@@ -90,7 +103,7 @@ def manifest_page(files: Iterable[Fixity], collection: Collection) -> Page:
         "sources": _SOURCES_MARK,
     }
     text = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
-    text = text.replace(json.dumps(_FILES_MARK), _file_list(listed), 1)
+    text = text.replace(json.dumps(_FILES_MARK), _file_list(paths, entries), 1)
     provenance = tuple(tuple(source_provenance(source).items()) for source in sorted(collection.sources, key=lambda s: s.id))
     text = text.replace(json.dumps(_SOURCES_MARK), _provenance_list(provenance), 1)
     return Page(MANIFEST_PATH, text.encode("utf-8"))
@@ -109,12 +122,12 @@ def _provenance_list(provenance: tuple[tuple[tuple[str, Any], ...], ...]) -> str
     return json.dumps([dict(fields) for fields in provenance], ensure_ascii=False, indent=1).replace("\n", "\n ")
 
 
-def _file_list(entries: list[Fixity]) -> str:
-    if not entries:
+def _file_list(paths: list[str], entries: Mapping[str, _Fixed]) -> str:
+    if not paths:
         return "[]"
     items = (
-        f'  {{\n   "path": {_json_string(entry.path)},\n   "sha256": "{entry.sha256}",\n   "size": {entry.size}\n  }}'
-        for entry in entries
+        f'  {{\n   "path": {_json_string(path)},\n   "sha256": "{entry.sha256}",\n   "size": {entry.size}\n  }}'
+        for path, entry in zip(paths, map(entries.__getitem__, paths))
     )
     return "[\n" + ",\n".join(items) + "\n ]"
 

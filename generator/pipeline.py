@@ -67,6 +67,8 @@ class BuildMemo:
     # only when its file is the one that record lists, so keys from any other build are
     # not used.
     record_token: int = -1
+    # The record this build saved, with its file's stamp: ``serve`` need not read it back.
+    record: tuple[cache.RecordStamp, cache.BuildRecord] | None = None
 
 
 def read_source(source: Source, config: Config) -> SourceResult:
@@ -226,7 +228,7 @@ def rebuild(
     store = cache.BuildCache(config.output_path)
     with output.build_lock(store.lock_file, config.output_path), _old_objects_left_alone():
         output.recover(config.output_path)  # a build that died while changing the site
-        record = None if clean_build else store.load_record()
+        record = None if clean_build else store.load_record(memo.record if memo is not None else None)
         inputs = cache.fingerprint(config, record.inputs if record is not None else None)
         if record is not None and record.inputs == inputs and output.site_intact(config.output_path, record.files, record.folders):
             # Nothing the site is made from has changed and nobody touched it: write nothing.
@@ -281,16 +283,17 @@ def rebuild(
         keys = {**rendered.keys, **searched.keys}
         kept = {path for path in keys if path in unchanged and unchanged[path] == keys[path]}
         assert record is not None or not kept
-        fixities = [manifest.fixity(page) for page in made]
-        fixities += [manifest.Fixity(path, record.files[path].sha256, record.files[path].size) for path in kept] if record else []
-        pages = made + (manifest.manifest_page(fixities, collection),)
+        kept_states = {path: record.files[path] for path in kept} if record is not None else {}
+        pages = made + (manifest.manifest_page(map(manifest.fixity, made), collection, kept_states),)
         known = None if clean_build else (record.files if record is not None else {})
         written = output.write_site(pages, config.output_path, record=known, kept=kept, present=found.present or None, folders=found.folders, progress=progress)
         memo.render_keys = keys
         memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
-        store.save_record(cache.BuildRecord(inputs, written.files, report, written.folders))
+        saved = cache.BuildRecord(inputs, written.files, report, written.folders)
+        stamp = store.save_record(saved)
+        memo.record = (stamp, saved) if stamp is not None else None
         if persist:
-            store.save_memo(identity, memo)
+            store.save_memo(identity, replace(memo, record=None))  # the next build reads the record first
     progress.finish()
     return report, memo

@@ -522,3 +522,18 @@ def test_a_build_that_dies_while_moving_files_in_is_finished_by_the_next(tmp_pat
     assert (site / "p3" / "index_html").read_bytes() == b"changed"
     assert (site / "p4" / "index_html").read_bytes() == b"changed too"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_record_kept_in_memory_is_used_only_while_its_file_is_the_one_saved(project: Path) -> None:
+    build(project)
+    store = cache.BuildCache(project.parent / "output")
+    record = store.load_record()
+    assert record is not None
+    stamp = store.save_record(record)
+    assert stamp is not None
+    stale = dataclasses.replace(record, folders={"": -1})
+    assert store.load_record((stamp, stale)) is stale
+    # Another build replaced the file: its record is read, not the one in memory.
+    cache.BuildCache(project.parent / "output").save_record(dataclasses.replace(record, folders={"": -2}))
+    reread = store.load_record((stamp, stale))
+    assert reread is not None and reread.folders == {"": -2}

@@ -173,9 +173,13 @@ def test_adding_a_source_keeps_every_existing_url_on_the_same_article(
         assert dispatch.id in after_dispatches, f"dispatch {dispatch.id} disappeared"
         assert set(dispatch.witnesses) <= set(after_dispatches[dispatch.id].witnesses)
 
-    # Every page of the old site still exists, and every anchor on it still does.
+    # Every page of the old site still exists, and every anchor on it still does. The
+    # search engine's data files are not addresses anyone links to: a shard is named by
+    # its first term and a document by its number, and an added dispatch may move both.
     before, after = tree_bytes(before_site), tree_bytes(after_site)
     for path, html in before.items():
+        if path.startswith(("search/index/", "search/docs/")):
+            continue
         assert path in after, f"{path} no longer exists"
         if path.endswith(".html"):
             lost = _anchors(html) - _anchors(after[path])
