@@ -9,6 +9,7 @@
  * createEngine({lunr, tokenizer, load}) where load(path) returns a promise settled once
  * the script at path (relative to the site root) has run; those scripts call the
  * receiver's methods (engine.receiver is what the page exposes as window.JianbaoSearch).
+ * options.restrict: see RESTRICT.
  */
 (function (root, factory) {
   if (typeof module === "object" && module.exports) {
@@ -21,6 +22,9 @@
 
   var INDEX = "search/index/";
   var ANSWERS = 256;
+  // A clause is answered over only the documents the clauses before it matched when they
+  // are at most its postings divided by this (see clauseAnswer).
+  var RESTRICT = 2;
   var DOCS = "search/docs/";
   var PHRASE = /"([^"]*)"|“([^”]*)”|「([^」]*)」|『([^』]*)』/g;
 
@@ -120,9 +124,10 @@
    * document's field vectors restricted to this shard's terms, weighted with the idf
    * and the manifest's field lengths. A term's vector dimension (_index) is its position in the
    * shard. generator/search.py (lunr_serialization) is the same transformation in Python;
-   * the tests check that they agree and that it equals what lunr.py builds.
+   * the tests check that they agree and that it equals what lunr.py builds. Given allowed
+   * (document number -> truthy), only those documents' postings are kept.
    */
-  function expand(entries, manifest) {
+  function expand(entries, manifest, allowed) {
     var fields = manifest.fields;
     var boosts = manifest.boosts;
     var shared = prepare(manifest);
@@ -145,6 +150,7 @@
         var number = 0;
         for (var i = 0; i < list.length; i += 2) {
           number += list[i];
+          if (allowed && !allowed[number]) continue;
           var ref = refs[number] || (refs[number] = number.toString(36));
           found[ref] = {};
           var vector = vectors[f][number];
@@ -177,11 +183,14 @@
     var lunr = options.lunr;
     var tokenizer = options.tokenizer;
     var load = options.load;
+    // The tests set it to Infinity to compare with answers never restricted.
+    var restrict = options.restrict || RESTRICT;
     var data = { manifest: null, facets: null, shards: {}, docs: {} };
-    var indexes = {};
     var loading = {};
-    // Recent answers of one clause in one shard (see termAnswer), oldest first.
+    // Recent answers of one clause in one shard (see clauseAnswer), oldest first; and
+    // those warm made, kept for good.
     var answers = new Map();
+    var warmAnswers = new Map();
 
     var receiver = {
       manifest: function (value) { data.manifest = value; },
@@ -209,54 +218,98 @@
       return once(INDEX + "facets.js").then(function () { return data.facets; });
     }
 
-    // The lunr index of the manifest's shard at place number.
-    function shardIndex(number) {
+    // The entries of the manifest's shard at place number, once its script has run.
+    function shardEntries(number) {
       return manifest().then(function (m) {
         var name = shardName(m.shards[number]);
-        return once(INDEX + name + ".js").then(function () {
-          if (!indexes[number]) {
-            indexes[number] = lunr.Index.load(expand(data.shards[name], m));
-            delete data.shards[name];
-          }
-          return indexes[number];
-        });
+        return once(INDEX + name + ".js").then(function () { return data.shards[name]; });
       });
     }
 
     /*
-     * One clause's lunr answer in one shard, as dot products: lunr divided each score by
-     * the sub-query's length, which is the square root of the number of terms it expanded
-     * to; multiplying gives the product back. Kept for later queries with the same term
-     * (a query typed a character at a time repeats its bigrams), the last ANSWERS of them.
+     * A clause's expansions in a shard's entries (sorted in UTF-16 order, as JavaScript
+     * compares strings): {key, terms, entries, cost}, cost being their postings in all
+     * fields, key naming the clause in that shard for the answers kept.
      */
-    function termAnswer(number, index, clause, expansions) {
-      var key = number + (clause.kind === "prefix" ? "*" : " ") + clause.term;
-      var known = answers.get(key);
-      if (known) {
-        answers.delete(key);
-        answers.set(key, known);
-        return known;
+    function expansionsIn(entries, number, clause) {
+      var low = 0, high = entries.length;
+      while (low < high) {
+        var middle = (low + high) >> 1;
+        if (entries[middle][0] < clause.term) low = middle + 1; else high = middle;
       }
-      var scale = Math.sqrt(expansions);
+      var found = [];
+      var cost = 0;
+      for (var i = low; i < entries.length; i++) {
+        var term = entries[i][0];
+        if (clause.kind === "prefix" ? term.lastIndexOf(clause.term, 0) !== 0 : term !== clause.term) break;
+        found.push(entries[i]);
+        for (var f = 1; f < entries[i].length; f++) cost += entries[i][f].length / 2;
+      }
+      return {
+        key: number + (clause.kind === "prefix" ? "*" : " ") + clause.term,
+        terms: found.map(function (entry) { return entry[0]; }),
+        entries: found,
+        cost: cost,
+      };
+    }
+
+    /*
+     * lunr's answer to one clause over an index of only the clause's expansions in one
+     * shard (and, given allowed, only those documents), as document numbers and dot
+     * products. A document's lunr score for a term is the dot product of the query
+     * vector with its field vector over the query's terms, divided by the query vector's
+     * length: it depends on no other term or document, so this index gives each
+     * document the score the whole shard's index (or one index of everything) would.
+     * lunr divided by the square root of the number of expansions; multiplying gives
+     * the product back.
+     */
+    function lunrAnswer(expansion, clause, m, allowed) {
+      var index = lunr.Index.load(expand(expansion.entries, m, allowed));
+      var scale = Math.sqrt(expansion.terms.length);
       var results = index.query(function (q) {
         q.term(clause.term, {
           usePipeline: false,
           wildcard: clause.kind === "prefix" ? lunr.Query.wildcard.TRAILING : lunr.Query.wildcard.NONE,
         });
       });
-      var answer = {
-        refs: results.map(function (result) { return result.ref; }),
-        products: results.map(function (result) { return result.score * scale; }),
-      };
-      answers.set(key, answer);
+      var numbers = new Int32Array(results.length);
+      var products = new Float64Array(results.length);
+      for (var i = 0; i < results.length; i++) {
+        numbers[i] = parseInt(results[i].ref, 36);
+        products[i] = results[i].score * scale;
+      }
+      return { numbers: numbers, products: products };
+    }
+
+    var NOTHING = { numbers: new Int32Array(0), products: new Float64Array(0) };
+
+    /*
+     * A clause's answer in one shard. Kept for later queries with the same term (a query
+     * typed a character at a time repeats its bigrams), the last ANSWERS of them. When
+     * the documents every earlier clause matched (allowed: {count, numbers}) are few
+     * beside the clause's postings, lunr answers over those documents alone: the same
+     * scores for them (lunrAnswer), without building and querying thousands of postings
+     * no result can hold. Such an answer is not kept.
+     */
+    function clauseAnswer(expansion, clause, m, allowed) {
+      var known = warmAnswers.get(expansion.key) || answers.get(expansion.key);
+      if (known) {
+        if (answers.delete(expansion.key)) answers.set(expansion.key, known);
+        return known;
+      }
+      if (allowed && allowed.count * restrict <= expansion.cost) {
+        return allowed.count ? lunrAnswer(expansion, clause, m, allowed.numbers) : NOTHING;
+      }
+      var answer = lunrAnswer(expansion, clause, m, null);
+      answers.set(expansion.key, answer);
       if (answers.size > ANSWERS) answers.delete(answers.keys().next().value);
       return answer;
     }
 
     /*
-     * Load, build and answer the next of the manifest's preload shards (each holds one
-     * frequent term), so a later query for it finds its answer ready. Resolves to whether
-     * one remains. The page calls it in idle time after a search.
+     * Load and answer the next of the manifest's preload shards (each holds one frequent
+     * term), so a later query for it finds its answer ready. Resolves to whether one
+     * remains. The page calls it in idle time after a search.
      */
     var warmed = 0;
     function warm() {
@@ -264,9 +317,13 @@
         var preload = m.preload || [];
         if (warmed >= preload.length) return false;
         var number = preload[warmed++];
-        return shardIndex(number).then(function (index) {
-          Object.keys(index.invertedIndex).forEach(function (term) {
-            termAnswer(number, index, { term: term, kind: "word" }, 1);
+        return shardEntries(number).then(function (entries) {
+          entries.forEach(function (entry) {
+            var clause = { term: entry[0], kind: "word" };
+            var expansion = expansionsIn(entries, number, clause);
+            if (!warmAnswers.has(expansion.key)) {
+              warmAnswers.set(expansion.key, answers.get(expansion.key) || lunrAnswer(expansion, clause, m, null));
+            }
           });
           return warmed < preload.length;
         });
@@ -325,13 +382,6 @@
       return { clauses: clauses, droppable: droppable, phrases: phrases };
     }
 
-    function expansionsIn(index, clause) {
-      if (clause.kind === "prefix") {
-        return index.tokenSet.intersect(lunr.TokenSet.fromString(clause.term + "*")).toArray();
-      }
-      return clause.term in index.invertedIndex ? [clause.term] : [];
-    }
-
     /*
      * Candidates of a query, best first: [{ref, score}], before any phrase is checked.
      * Also returns the parsed query and the terms kept (for highlighting).
@@ -342,61 +392,89 @@
       if (!parsed.clauses.length) return Promise.resolve(empty);
       return manifest().then(function (m) {
         var numbers = parsed.clauses.map(function (clause) { return shardsFor(clause, m.shards); });
-        var jobs = numbers.map(function (list) { return Promise.all(list.map(shardIndex)); });
+        var jobs = numbers.map(function (list) { return Promise.all(list.map(shardEntries)); });
         return Promise.all(jobs).then(function (shardLists) {
           // Per clause, per shard: the expansions of the clause in that shard.
           var expanded = parsed.clauses.map(function (clause, c) {
-            return shardLists[c].map(function (index) { return expansionsIn(index, clause); });
+            return shardLists[c].map(function (entries, s) { return expansionsIn(entries, numbers[c][s], clause); });
           });
           var keptRuns = {};
           var kept = [];
           parsed.clauses.forEach(function (clause, c) {
-            var found = expanded[c].some(function (list) { return list.length > 0; });
+            var found = expanded[c].some(function (expansion) { return expansion.terms.length > 0; });
             if (found || !parsed.droppable[clause.run]) {
               kept.push(c);
               keptRuns[clause.run] = true;
             }
           });
           for (var run in parsed.droppable) if (!keptRuns[run]) return empty;
+          // The clauses with the fewest postings first, each answered over the documents
+          // the ones before it matched (clauseAnswer); a clause found nowhere ends it.
+          var cost = kept.map(function (c) {
+            return expanded[c].reduce(function (sum, expansion) { return sum + expansion.cost; }, 0);
+          });
+          var order = kept.map(function (c, k) { return k; });
+          order.sort(function (a, b) { return cost[a] - cost[b] || a - b; });
+          var slots = prepare(m).norm[0].length;
+          var answered = {};
+          var allowed = null;
+          for (var o = 0; o < order.length; o++) {
+            var c = kept[order[o]];
+            var parts = [];
+            var last = o === order.length - 1;
+            var matched = last ? null : { count: 0, numbers: new Uint8Array(slots) };
+            for (var s = 0; s < expanded[c].length; s++) {
+              var expansion = expanded[c][s];
+              if (!expansion.terms.length) continue;
+              var answer = clauseAnswer(expansion, parsed.clauses[c], m, allowed);
+              parts.push({ terms: expansion.terms, answer: answer });
+              if (last) continue;
+              for (var i = 0; i < answer.numbers.length; i++) {
+                var n = answer.numbers[i];
+                if ((!allowed || allowed.numbers[n]) && !matched.numbers[n]) {
+                  matched.numbers[n] = 1;
+                  matched.count += 1;
+                }
+              }
+            }
+            if (!parts.length) return empty;
+            answered[c] = parts;
+            allowed = matched;
+          }
+          // Merged in the clauses' order, as one index would sum them.
           var queryVector = {};
-          var numerators = {};
-          var matched = {};
+          var numerators = new Float64Array(slots);
+          var hitCounts = new Uint16Array(slots);
+          var seen = new Uint16Array(slots);
           for (var k = 0; k < kept.length; k++) {
-            var c = kept[k];
-            var clause = parsed.clauses[c];
-            var any = false;
-            var seen = {};
-            shardLists[c].forEach(function (index, s) {
-              var expansions = expanded[c][s];
-              if (!expansions.length) return;
-              any = true;
-              expansions.forEach(function (term) { queryVector[term] = (queryVector[term] || 0) + 1; });
-              var answer = termAnswer(numbers[c][s], index, clause, expansions.length);
-              for (var i = 0; i < answer.refs.length; i++) {
-                var ref = answer.refs[i];
-                numerators[ref] = (numerators[ref] || 0) + answer.products[i];
-                if (!seen[ref]) {
-                  seen[ref] = true;
-                  matched[ref] = (matched[ref] || 0) + 1;
+            answered[kept[k]].forEach(function (part) {
+              part.terms.forEach(function (term) { queryVector[term] = (queryVector[term] || 0) + 1; });
+              var answer = part.answer;
+              for (var i = 0; i < answer.numbers.length; i++) {
+                var n = answer.numbers[i];
+                numerators[n] += answer.products[i];
+                if (seen[n] !== k + 1) {
+                  seen[n] = k + 1;
+                  hitCounts[n] += 1;
                 }
               }
             });
-            if (!any) return empty;
           }
           var magnitude = 0;
           for (var term in queryVector) magnitude += queryVector[term] * queryVector[term];
           magnitude = Math.sqrt(magnitude);
-          var hits = [];
-          for (var ref in matched) {
-            if (matched[ref] === kept.length) hits.push({ ref: ref, score: numerators[ref] / magnitude });
+          var found = [];
+          for (var number = 0; number < slots; number++) {
+            if (hitCounts[number] === kept.length) found.push({ number: number, score: numerators[number] / magnitude });
           }
-          hits.sort(function (a, b) {
-            return b.score - a.score || parseInt(a.ref, 36) - parseInt(b.ref, 36);
-          });
+          found.sort(function (a, b) { return b.score - a.score || a.number - b.number; });
+          var refs = prepare(m).refs;
           return {
             parsed: parsed,
             kept: kept.map(function (c) { return parsed.clauses[c]; }),
-            hits: hits,
+            hits: found.map(function (hit) {
+              return { ref: refs[hit.number] || (refs[hit.number] = hit.number.toString(36)), score: hit.score };
+            }),
           };
         });
       });
