@@ -407,6 +407,7 @@ def write_site(
     kept: Set[str] = frozenset(),
     present: Mapping[str, os.stat_result] | None = None,
     folders: Mapping[str, int] | None = None,
+    hashes: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> WriteReport:
     """Make ``output`` hold exactly ``pages`` and the files of ``kept``.
@@ -417,7 +418,8 @@ def write_site(
     passed as ``present``), that the new site has unchanged without their bytes having
     been made again: an incremental build renders only the pages whose inputs changed.
     ``folders``, the mtimes of the output's folders as ``intact_files`` found them,
-    spares looking at every folder again after a small change. Call it under ``build_lock``.
+    spares looking at every folder again after a small change. ``hashes`` may give the
+    sha256 of pages the caller has already hashed. Call it under ``build_lock``.
     """
     if recover(output):
         present = folders = None  # the scan was made before a dead build's files were moved in
@@ -434,7 +436,8 @@ def write_site(
             raise ValueError("a file to keep is missing or changed since the build record")
     if kept and record is None:
         raise ValueError("files to keep need the build record that vouches for them")
-    made_hashes = {path: hashlib.sha256(content).hexdigest() for path, content in wanted.items()}
+    known_hashes = hashes or {}
+    made_hashes = {path: known_hashes.get(path) or hashlib.sha256(content).hexdigest() for path, content in wanted.items()}
     old_hashes = _current_hashes(output, present, wanted, record) if record is not None else {}
     same_made = {path for path, digest in made_hashes.items() if old_hashes.get(path) == digest}
     removed = tuple(path for path in present if path not in wanted and path not in kept)

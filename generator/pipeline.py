@@ -284,9 +284,19 @@ def rebuild(
         kept = {path for path in keys if path in unchanged and unchanged[path] == keys[path]}
         assert record is not None or not kept
         kept_states = {path: record.files[path] for path in kept} if record is not None else {}
-        pages = made + (manifest.manifest_page(map(manifest.fixity, made), collection, kept_states),)
+        fixities = [manifest.fixity(page) for page in made]
+        pages = made + (manifest.manifest_page(fixities, collection, kept_states),)
         known = None if clean_build else (record.files if record is not None else {})
-        written = output.write_site(pages, config.output_path, record=known, kept=kept, present=found.present or None, folders=found.folders, progress=progress)
+        written = output.write_site(
+            pages,
+            config.output_path,
+            record=known,
+            kept=kept,
+            present=found.present or None,
+            folders=found.folders,
+            hashes={fixity.path: fixity.sha256 for fixity in fixities},
+            progress=progress,
+        )
         memo.render_keys = keys
         memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
