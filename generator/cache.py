@@ -348,7 +348,12 @@ class BuildCache:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _write_atomically(path, _dumps(result))
             progress.update("read", min(start + step, len(missing)), len(missing))
-        self._prune_stages(set(keys))
+        if remembered:
+            # The build that left ``remembered`` pruned the folder to its own keys.
+            for stale in remembered.keys() - set(keys):
+                self._stage_file(stale).unlink(missing_ok=True)
+        else:
+            self._prune_stages(set(keys))
         finished = [result for result in results if result is not None]
         if known is not None:
             known.clear()

@@ -537,3 +537,18 @@ def test_a_record_kept_in_memory_is_used_only_while_its_file_is_the_one_saved(pr
     cache.BuildCache(project.parent / "output").save_record(dataclasses.replace(record, folders={"": -2}))
     reread = store.load_record((stamp, stale))
     assert reread is not None and reread.folders == {"": -2}
+
+
+def test_the_stage_cache_holds_the_last_build_only_after_edits_in_either_path(project: Path) -> None:
+    config = load(project)
+    stages = project.parent / cache.CACHE_FOLDER / "stages"
+    _, memo = pipeline.rebuild(config, None, quiet=True)
+    source = source_files(project)[0]
+    original = source.read_text(encoding="utf-8")
+    for text in (original + "\n补记一段。\n", original):
+        source.write_text(text, encoding="utf-8")
+        _, memo = pipeline.rebuild(config, memo, quiet=True)  # serve: the last keys in memory
+        assert len(list(stages.rglob("*.pickle"))) == len(source_files(project))
+    source.write_text(original + "\n又补记一段。\n", encoding="utf-8")
+    build(project)  # the command: the keys come from the stored memo
+    assert len(list(stages.rglob("*.pickle"))) == len(source_files(project))
