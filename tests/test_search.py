@@ -626,6 +626,23 @@ def test_engine_names_shards_as_python_does() -> None:
     assert json.loads(completed.stdout) == [search.shard_name(term) for term in terms]
 
 
+def test_preload_takes_the_most_frequent_terms_that_fit_in_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = search.build_index(search.search_documents(synthetic_collection(300, 3)))
+    starts = search.shard_starts(index, 60)
+    ends = [*starts[1:], len(index.terms)]
+    alone = sorted(
+        (-index.cost(index.terms[start]), number)
+        for number, (start, end) in enumerate(zip(starts, ends))
+        if end == start + 1 and index.cost(index.terms[start]) > 60
+    )
+    sizes = [len(search.shard_script(index, (index.terms[starts[number]],))) for _, number in alone]
+    assert len(alone) > 5
+    monkeypatch.setattr(search, "PRELOAD_BYTES", sum(sizes[:5]))
+    assert search.preload_shards(index, starts, 60) == [number for _, number in alone[:5]]
+    monkeypatch.setattr(search, "PRELOAD_BYTES", sum(sizes[:5]) - 1)
+    assert search.preload_shards(index, starts, 60) == [number for _, number in alone[:4]]
+
+
 @needs_node
 def test_preloaded_shards_answer_as_loaded_ones(tmp_path: Path) -> None:
     """The page warms the preload shards in idle time (engine.warm); queries answered from
@@ -633,9 +650,9 @@ def test_preloaded_shards_answer_as_loaded_ones(tmp_path: Path) -> None:
     documents, index = written_small_index(tmp_path, 1)
     starts = search.shard_starts(index, 1)
     preload = search.preload_shards(index, starts, 1)
-    assert 0 < len(preload) <= search.PRELOAD_SHARDS
+    assert preload
     costs = [index.cost(index.terms[starts[n]]) for n in preload]
-    assert costs == sorted(costs, reverse=True)
+    assert costs == sorted(costs, reverse=True) and min(costs) > 1
     script = """
 const fs = require("fs"), vm = require("vm"), path = require("path");
 const [staticDir, site, queries] = process.argv.slice(1);

@@ -317,10 +317,10 @@
     onScreen = key;
     generation += 1;
     var current = generation;
-    updateUrl(query);
     list.textContent = "";
     more.hidden = true;
     if (!query) {
+      updateUrl(query);
       status.textContent = "";
       filterBox.hidden = true;
       return Promise.resolve();
@@ -343,6 +343,10 @@
         state.pool = state.answer.hits.filter(function (hit) { return passesFilters(hit.ref); });
         return showMore(current).then(function () {
           if (current !== generation) return;
+          // The address changes once the results are drawn: changing it while the
+          // index files load slowed them (history.replaceState keeps Chromium busy
+          // when the page waits for its scripts).
+          updateUrl(query);
           var done = performance.now();
           document.body.setAttribute("data-query-ms", (answered - started).toFixed(1));
           document.body.setAttribute("data-draw-ms", (done - answered).toFixed(1));
@@ -355,6 +359,7 @@
       })
       .catch(function (error) {
         if (current !== generation) return;
+        updateUrl(query);
         answering = false;
         onScreen = null;
         status.textContent = "搜索出错：" + error.message;
