@@ -281,9 +281,9 @@ def rebuild(
         searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
         made = rendered.pages + searched.pages
         keys = {**rendered.keys, **searched.keys}
-        kept = {path for path in keys if path in unchanged and unchanged[path] == keys[path]}
-        assert record is not None or not kept
-        kept_states = {path: record.files[path] for path in kept} if record is not None else {}
+        # ``unchanged`` is empty without a record, so nothing is kept then.
+        kept_states = {path: record.files[path] for path, key in keys.items() if unchanged.get(path) == key} if record is not None else {}
+        kept = kept_states.keys()
         fixities = [manifest.fixity(page) for page in made]
         pages = made + (manifest.manifest_page(fixities, collection, kept_states),)
         known = None if clean_build else (record.files if record is not None else {})
