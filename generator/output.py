@@ -386,16 +386,24 @@ def intact_files(output: Path, record: Mapping[str, FileState], folders: Mapping
     if not _folders_untouched(root, folders):
         present = scan(output)
         return OutputState(present, {path for path, stat in present.items() if path in record and unchanged_since(stat, record[path])}, None)
-    present = {}
-    intact = set()
-    lstat = os.lstat
-    for path, state in record.items():
-        try:
-            stat = present[path] = lstat(f"{root}/{path}")
-        except OSError:
-            continue
-        if stat.st_mtime_ns == state.mtime_ns and stat.st_size == state.size and S_ISREG(stat.st_mode):  # unchanged_since, inline: 41,000 calls
-            intact.add(path)
+    paths = list(record)
+    try:
+        # One lstat per file at C speed; a missing file is rare, and then they are looked up one by one.
+        stats = list(map(os.lstat, [f"{root}/{path}" for path in paths]))
+    except OSError:
+        present = {}
+        for path in paths:
+            try:
+                present[path] = os.lstat(f"{root}/{path}")
+            except OSError:
+                continue
+    else:
+        present = dict(zip(paths, stats))
+    intact = {
+        path
+        for path, stat in present.items()
+        if stat.st_mtime_ns == (state := record[path]).mtime_ns and stat.st_size == state.size and S_ISREG(stat.st_mode)
+    }
     return OutputState(present, intact, folders)
 
 
