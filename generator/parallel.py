@@ -25,7 +25,6 @@ with every record pickled as its class and field values (``dumps``).
 from __future__ import annotations
 
 import copyreg
-import gc
 import io
 import multiprocessing
 import os
@@ -38,7 +37,7 @@ from typing import Any
 
 from .cache import SourceResult
 from .config import Config
-from . import models
+from . import collector, models
 from .models import Article, Block, Change, Flag, Problem, Source, Text
 
 # Each process reads this many sources at least: for fewer, starting a worker costs
@@ -84,13 +83,8 @@ def loads(data: bytes) -> Any:
     """Unpickle without the cyclic garbage collector: the records hold no cycles, and the
     collections it started while tens of thousands of them were made cost nearly a
     third of the time."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         return pickle.loads(data)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _read(source: Source, config: Config) -> _Parcel:

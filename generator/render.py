@@ -40,7 +40,7 @@ from . import catalog as layout
 # Planning makes hundreds of thousands of small tuples and no garbage cycle; the cyclic
 # collector would walk the young ones again and again (a fifth of an incremental render
 # at 10,000 articles). Pages are rendered with it running: templates may leave cycles.
-from .collate import _collector_paused
+from . import collector
 from .config import Config
 from .feeds import (
     FEED_PATH,
@@ -1230,7 +1230,7 @@ class _Renderer:
             self.add(f"static/{path}", hashlib.sha256(content).hexdigest(), functools.partial(bytes, content))
 
     def catalog_file(self) -> bytes:
-        with _collector_paused():  # a tuple per record, and no cycle (see the import)
+        with collector.paused():  # a tuple per record, and no cycle (see the import)
             content, self.memo.catalog = layout.encoded_catalog(self.collection, self.memo.catalog)
         return content
 
@@ -1260,7 +1260,7 @@ class _Renderer:
         return pages
 
     def render(self, unchanged: Mapping[str, str] | None) -> RenderedSite:
-        with _collector_paused():
+        with collector.paused():
             self.plan_all()
         keys = {path: key for path, (key, _) in self.plan.items()}
         if unchanged is None:
@@ -1346,7 +1346,7 @@ def render_site(
     and its compiled theme is used when the site key and config are the ones it was
     made under. The result is the same with any ``previous`` or none.
     """
-    with _collector_paused():
+    with collector.paused():
         renderer = _Renderer(collection, config, site_key, previous)
     return renderer.render(unchanged)
 
