@@ -1,9 +1,10 @@
 /*
  * The query side of Jianbao's search: parse a query, load only the index shards that
- * hold its terms, let lunr.js 2.3.9 answer each term in its shard, and merge the answers
- * into exactly the scores one big lunr index would give. generator/search.py writes the
- * shards and holds the same procedure in Python (query_index); read its docstring for
- * why the merge is exact.
+ * hold its terms, let lunr.js 2.3.9 answer each term over an index of that term alone
+ * (rarer terms first, a frequent one over only the documents they matched), and merge
+ * the answers into exactly the scores one big lunr index would give. generator/search.py
+ * writes the shards and holds the same procedure in Python (query_index); read its
+ * docstring for why the merge is exact.
  *
  * Works in a browser (index files are <script>s, so file:// works) and in node (tests).
  * createEngine({lunr, tokenizer, load}) where load(path) returns a promise settled once
