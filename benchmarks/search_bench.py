@@ -17,9 +17,11 @@ For each size:
    measures, for each first query on a fresh page, every file the page loads (raw and
    gzipped sizes), the time from the request of the page to the results on screen, and the
    in-page times; then, on the same page, once it has loaded its preload shards in idle
-   time (how long that took is reported), later queries: the query time (parse, load any
-   shard not yet loaded, score, merge; the five slowest are named), the same query again
-   with its shards loaded (``JianbaoSearchEngine.candidates``), and the drawing time.
+   time (how long that took is reported), later queries, each typed into the box and
+   entered: the query time from Enter (parse, load any shard not yet loaded, score,
+   merge; the five slowest are named) and from the input event (the page starts loading
+   the shards as the query is typed), the same query again with its shards loaded
+   (``JianbaoSearchEngine.candidates``), and the drawing time.
 4. Runs Pagefind (the ``pagefind[extended]`` package) over the site's dispatch pages (the
    documents our index holds), timing it and measuring its output, then serves the site
    over HTTP (Pagefind cannot work from file://) and measures what its first query
@@ -249,10 +251,13 @@ def chromium() -> Iterator[Any]:
 def our_browser_figures(site: Path) -> dict[str, Any]:
     first = []
     warm_ms = 0
-    later: dict[str, list[float]] = {"query_ms": [], "query_ms_shards_loaded": [], "draw_ms": []}
+    later: dict[str, list[float]] = {"query_ms": [], "query_ms_from_input": [], "query_ms_shards_loaded": [], "draw_ms": []}
     with chromium() as browser:
         for query in FIRST_QUERIES:
             page = browser.new_page()
+            # When the query was typed: the page starts loading its shards then (ui.js,
+            # engine.prefetch), before Enter starts the clock of data-query-ms.
+            page.add_init_script("document.addEventListener('input', () => { window.inputAt = performance.now(); }, true);")
             urls: list[str] = []
             page.on("request", lambda request: urls.append(request.url))
             page.goto(f"{(site / 'search' / 'index.html').as_uri()}?q={quote(query)}")
@@ -290,6 +295,8 @@ def our_browser_figures(site: Path) -> dict[str, Any]:
                     page.wait_for_selector(f"body[data-search-done='{later_query}']", timeout=120000)
                     later["query_ms"].append(float(page.get_attribute("body", "data-query-ms") or 0))
                     later["draw_ms"].append(float(page.get_attribute("body", "data-draw-ms") or 0))
+                    answered = float(page.get_attribute("body", "data-done-at") or 0) - later["draw_ms"][-1]
+                    later["query_ms_from_input"].append(round(answered - page.evaluate("() => window.inputAt"), 1))
                     again = page.evaluate(
                         "async (q) => { const times = []; for (let i = 0; i < 5; i++) {"
                         " const t = performance.now(); await JianbaoSearchEngine.candidates(q);"

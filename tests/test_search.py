@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import math
@@ -689,6 +690,59 @@ function engine() {
     assert rounds == len(preload) - 1
     for query, (warmed, plain) in zip(SMALL_QUERIES, answers):
         assert warmed == plain, query
+
+
+@needs_node
+def test_prefetch_loads_the_shards_of_a_query_and_changes_no_answer(tmp_path: Path) -> None:
+    """engine.prefetch (called as the reader types) loads the shard of each word and
+    bigram of the query, none for a single character's range, and answers nothing: a
+    query answered after it equals one answered without it."""
+    documents, index = written_small_index(tmp_path, 1)
+    firsts = [index.terms[start] for start in search.shard_starts(index, 1)]
+    keys = [search.utf16_key(term) for term in firsts]
+    script = """
+const fs = require("fs"), vm = require("vm"), path = require("path");
+const [staticDir, site, queries] = process.argv.slice(1);
+const lunr = require(path.join(staticDir, "vendor/lunr-2.3.9/lunr.min.js"));
+const tokenizer = require(path.join(staticDir, "tokenizer.js"));
+const { createEngine } = require(path.join(staticDir, "engine.js"));
+function engine(loaded) {
+  const context = vm.createContext({});
+  const made = createEngine({ lunr, tokenizer, load: (file) => {
+    loaded.push(file);
+    context.JianbaoSearch = made.receiver;
+    vm.runInContext(fs.readFileSync(path.join(site, file), "utf8"), context);
+  }});
+  return made;
+}
+(async () => {
+  const out = [];
+  for (const query of JSON.parse(queries)) {
+    const loaded = [];
+    const fetched = engine(loaded);
+    await fetched.prefetch(query);
+    const files = loaded.slice().sort();
+    const answers = [await fetched.searchAll(query), await engine([]).searchAll(query)];
+    out.push([files, answers.map((hits) => hits.map((h) => [h.ref, h.score]))]);
+  }
+  process.stdout.write(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+    completed = subprocess.run(
+        ["node", "-e", script, str(STATIC), str(tmp_path), json.dumps(SMALL_QUERIES, ensure_ascii=False)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    for query, (files, (after, without)) in zip(SMALL_QUERIES, json.loads(completed.stdout)):
+        clauses = [c for c in search.parse_query(query).clauses if c.kind != "prefix"]
+        shards = {
+            search.shard_file(firsts[max(0, bisect.bisect_right(keys, search.utf16_key(c.term)) - 1)]) for c in clauses
+        }
+        expected = sorted({f"{search.INDEX_FOLDER}/manifest.js", *shards}) if clauses else []
+        assert files == expected, query
+        assert after == without, query
+    assert search.parse_query("疫").clauses[0].kind == "prefix"
 
 
 def test_shards_respect_the_postings_limit() -> None:

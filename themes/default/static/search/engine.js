@@ -481,6 +481,19 @@
       });
     }
 
+    /*
+     * Start loading the shards of a query's words and bigrams (not the range of a single
+     * character, which may span several), without answering it: the page calls it as the
+     * reader types, so that the answer, asked for a moment later, finds them loaded.
+     */
+    function prefetch(text) {
+      var clauses = parse(text).clauses.filter(function (clause) { return clause.kind !== "prefix"; });
+      if (!clauses.length) return Promise.resolve();
+      return manifest().then(function (m) {
+        return Promise.all(clauses.map(function (clause) { return shardEntries(shardOf(clause.term, m.shards)); }));
+      });
+    }
+
     // The body field as generator/search.py indexed it.
     function bodyText(record) {
       return [record.text, record.readings, record.meta].filter(function (part) { return part; }).join("\n\n");
@@ -508,6 +521,7 @@
       receiver: receiver,
       parse: parse,
       candidates: candidates,
+      prefetch: prefetch,
       warm: warm,
       searchAll: searchAll,
       phrasesHold: phrasesHold,

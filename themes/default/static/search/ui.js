@@ -370,6 +370,8 @@
   input.addEventListener("input", function () {
     clearTimeout(typing);
     typing = setTimeout(function () { run(input.value); }, 150);
+    // The shards load while the reader types or pauses (a failure shows when the query runs).
+    if (engine) engine.prefetch(input.value).catch(function () {});
   });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
