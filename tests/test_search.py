@@ -644,65 +644,12 @@ def test_preload_takes_the_most_frequent_terms_that_fit_in_its_bytes(monkeypatch
     assert search.preload_shards(index, starts, 60) == [number for _, number in alone[:4]]
 
 
-@needs_node
-def test_preloaded_shards_answer_as_loaded_ones(tmp_path: Path) -> None:
-    """The page warms the preload shards in idle time (engine.warm); queries answered from
-    what warming kept equal the answers of an engine that never warmed."""
-    documents, index = written_small_index(tmp_path, 1)
-    starts = search.shard_starts(index, 1)
-    preload = search.preload_shards(index, starts, 1)
-    assert preload
-    costs = [index.cost(index.terms[starts[n]]) for n in preload]
-    assert costs == sorted(costs, reverse=True) and min(costs) > 1
-    script = """
+# Node, with engine(loaded) making a fresh engine over a site that records the files it
+# loads in the array loaded; the body (the inside of an async function of queries)
+# returns what is printed.
+ENGINES = """
 const fs = require("fs"), vm = require("vm"), path = require("path");
-const [staticDir, site, queries] = process.argv.slice(1);
-const lunr = require(path.join(staticDir, "vendor/lunr-2.3.9/lunr.min.js"));
-const tokenizer = require(path.join(staticDir, "tokenizer.js"));
-const { createEngine } = require(path.join(staticDir, "engine.js"));
-function engine() {
-  const context = vm.createContext({});
-  const made = createEngine({ lunr, tokenizer, load: (file) => {
-    context.JianbaoSearch = made.receiver;
-    vm.runInContext(fs.readFileSync(path.join(site, file), "utf8"), context);
-  }});
-  return made;
-}
-(async () => {
-  const warmed = engine(), plain = engine();
-  let rounds = 0;
-  while (await warmed.warm()) rounds++;
-  const out = [rounds];
-  for (const query of JSON.parse(queries)) {
-    const answers = [await warmed.searchAll(query), await plain.searchAll(query)];
-    out.push(answers.map((hits) => hits.map((h) => [h.ref, h.score])));
-  }
-  process.stdout.write(JSON.stringify(out));
-})().catch((error) => { console.error(error); process.exit(1); });
-"""
-    completed = subprocess.run(
-        ["node", "-e", script, str(STATIC), str(tmp_path), json.dumps(SMALL_QUERIES, ensure_ascii=False)],
-        capture_output=True,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
-    rounds, *answers = json.loads(completed.stdout)
-    assert rounds == len(preload) - 1
-    for query, (warmed, plain) in zip(SMALL_QUERIES, answers):
-        assert warmed == plain, query
-
-
-@needs_node
-def test_prefetch_loads_the_shards_of_a_query_and_changes_no_answer(tmp_path: Path) -> None:
-    """engine.prefetch (called as the reader types) loads the shard of each word and
-    bigram of the query, none for a single character's range, and answers nothing: a
-    query answered after it equals one answered without it."""
-    documents, index = written_small_index(tmp_path, 1)
-    firsts = [index.terms[start] for start in search.shard_starts(index, 1)]
-    keys = [search.utf16_key(term) for term in firsts]
-    script = """
-const fs = require("fs"), vm = require("vm"), path = require("path");
-const [staticDir, site, queries] = process.argv.slice(1);
+const [staticDir, site, queryList] = process.argv.slice(1);
 const lunr = require(path.join(staticDir, "vendor/lunr-2.3.9/lunr.min.js"));
 const tokenizer = require(path.join(staticDir, "tokenizer.js"));
 const { createEngine } = require(path.join(staticDir, "engine.js"));
@@ -715,9 +662,64 @@ function engine(loaded) {
   }});
   return made;
 }
-(async () => {
+(async (queries) => {BODY})(JSON.parse(queryList))
+  .then((out) => process.stdout.write(JSON.stringify(out)))
+  .catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def run_engines(body: str, site: Path, queries: list[str]) -> Any:
+    completed = subprocess.run(
+        ["node", "-e", ENGINES.replace("BODY", body), str(STATIC), str(site), json.dumps(queries, ensure_ascii=False)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
+    return json.loads(completed.stdout)
+
+
+@needs_node
+def test_preloaded_shards_answer_as_loaded_ones(tmp_path: Path) -> None:
+    """The page warms the preload shards in idle time (engine.warm); queries answered from
+    what warming kept equal the answers of an engine that never warmed."""
+    documents, index = written_small_index(tmp_path, 1)
+    starts = search.shard_starts(index, 1)
+    preload = search.preload_shards(index, starts, 1)
+    assert preload
+    costs = [index.cost(index.terms[starts[n]]) for n in preload]
+    assert costs == sorted(costs, reverse=True) and min(costs) > 1
+    rounds, *answers = run_engines(
+        """
+  const warmed = engine([]), plain = engine([]);
+  let rounds = 0;
+  while (await warmed.warm()) rounds++;
+  const out = [rounds];
+  for (const query of queries) {
+    const answers = [await warmed.searchAll(query), await plain.searchAll(query)];
+    out.push(answers.map((hits) => hits.map((h) => [h.ref, h.score])));
+  }
+  return out;
+""",
+        tmp_path,
+        SMALL_QUERIES,
+    )
+    assert rounds == len(preload) - 1
+    for query, (warmed, plain) in zip(SMALL_QUERIES, answers):
+        assert warmed == plain, query
+
+
+@needs_node
+def test_prefetch_loads_the_shards_of_a_query_and_changes_no_answer(tmp_path: Path) -> None:
+    """engine.prefetch (called as the reader types) loads the shard of each word and
+    bigram of the query, none for a single character's range, and answers nothing: a
+    query answered after it equals one answered without it."""
+    _, index = written_small_index(tmp_path, 1)
+    firsts = [index.terms[start] for start in search.shard_starts(index, 1)]
+    keys = [search.utf16_key(term) for term in firsts]
+    answers = run_engines(
+        """
   const out = [];
-  for (const query of JSON.parse(queries)) {
+  for (const query of queries) {
     const loaded = [];
     const fetched = engine(loaded);
     await fetched.prefetch(query);
@@ -725,16 +727,12 @@ function engine(loaded) {
     const answers = [await fetched.searchAll(query), await engine([]).searchAll(query)];
     out.push([files, answers.map((hits) => hits.map((h) => [h.ref, h.score]))]);
   }
-  process.stdout.write(JSON.stringify(out));
-})().catch((error) => { console.error(error); process.exit(1); });
-"""
-    completed = subprocess.run(
-        ["node", "-e", script, str(STATIC), str(tmp_path), json.dumps(SMALL_QUERIES, ensure_ascii=False)],
-        capture_output=True,
-        timeout=60,
+  return out;
+""",
+        tmp_path,
+        SMALL_QUERIES,
     )
-    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")
-    for query, (files, (after, without)) in zip(SMALL_QUERIES, json.loads(completed.stdout)):
+    for query, (files, (after, without)) in zip(SMALL_QUERIES, answers):
         clauses = [c for c in search.parse_query(query).clauses if c.kind != "prefix"]
         shards = {
             search.shard_file(firsts[max(0, bisect.bisect_right(keys, search.utf16_key(c.term)) - 1)]) for c in clauses
