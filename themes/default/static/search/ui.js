@@ -367,11 +367,12 @@
   }
 
   var typing = null;
-  input.addEventListener("input", function () {
+  input.addEventListener("input", function (event) {
     clearTimeout(typing);
     typing = setTimeout(function () { run(input.value); }, 150);
-    // The shards load while the reader types or pauses (a failure shows when the query runs).
-    if (engine) engine.prefetch(input.value).catch(function () {});
+    // The shards load while the reader types or pauses (a failure shows when the query
+    // runs); not for the Latin letters of an input method's composition.
+    if (engine && !event.isComposing) engine.prefetch(input.value).catch(function () {});
   });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
