@@ -39,7 +39,7 @@ from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
 # Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
-_FORMAT = 6
+_FORMAT = 7
 # The environment variables that can change the output (reproducible dates, see the snapshot issue).
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
 
@@ -171,6 +171,10 @@ class BuildRecord:
     # The mtime of every folder of the output that holds a file ('' is the output itself):
     # a file added to or removed from a folder changes its mtime.
     folders: dict[str, int] = field(default_factory=dict)
+    # The key of every page render and search made (see ``render.render_site``), kept with
+    # the states of the files they describe: a page whose key is unchanged and whose file
+    # is still as recorded need not be made again, whichever process built it.
+    keys: Mapping[str, str] = field(default_factory=dict)
 
 
 def _dumps(value: object) -> bytes:
@@ -243,7 +247,7 @@ class BuildCache:
                 written=summary["written"],
                 seconds=summary["seconds"],
             )
-            return BuildRecord(inputs, _states(data["files"]), report, data["folders"])
+            return BuildRecord(inputs, _states(data["files"]), report, data["folders"], data["keys"])
         except (OSError, ValueError, EOFError, KeyError, TypeError):
             return None  # no record, or one from another version: build as if there were none
 
@@ -270,6 +274,7 @@ class BuildCache:
             },
             "files": {path: tuple(state) for path, state in record.files.items()},
             "folders": dict(record.folders),
+            "keys": dict(record.keys),
             "report": {
                 **{key: getattr(record.report, key) for key in ("sources", "articles", "dispatches", "pages", "written", "seconds")},
                 "skipped": [(skip.file, skip.reason) for skip in record.report.skipped],

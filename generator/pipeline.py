@@ -62,11 +62,6 @@ class BuildMemo:
     collate: CollateMemo | None = None
     search: SearchMemo | None = None
     render: RenderMemo | None = None
-    render_keys: dict[str, str] = field(default_factory=dict)  # output path -> render key
-    # The build record the render keys describe (its ``taken_at_ns``): a page is kept
-    # only when its file is the one that record lists, so keys from any other build are
-    # not used.
-    record_token: int = -1
     # The record this build saved, with its file's stamp: ``serve`` need not read it back.
     record: tuple[cache.RecordStamp, cache.BuildRecord] | None = None
 
@@ -267,14 +262,12 @@ def rebuild(
             inputs = cache.fingerprint(config, inputs)
             memo = BuildMemo(identity, inputs.gather, collection, reuse.ingested, reuse.read, reuse.collate)
             if previous is not None:
-                memo.search, memo.render, memo.render_keys = previous.search, previous.render, previous.render_keys
-                memo.record_token = previous.record_token
+                memo.search, memo.render = previous.search, previous.render
 
         # Pages whose file is still as the last build wrote it and whose key is unchanged
         # are not rendered again; they are kept as they are.
         found = output.intact_files(config.output_path, record.files, record.folders) if record is not None else output.OutputState({}, set(), None)
-        same_build = record is not None and memo.record_token == record.inputs.taken_at_ns
-        unchanged = {path: key for path, key in memo.render_keys.items() if path in found.intact} if same_build else {}
+        unchanged = {path: key for path, key in record.keys.items() if path in found.intact} if record is not None else {}
         rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged, previous=memo.render)
         memo.render = rendered.memo
         theme = Theme(config)
@@ -297,10 +290,8 @@ def rebuild(
             hashes={fixity.path: fixity.sha256 for fixity in fixities},
             progress=progress,
         )
-        memo.render_keys = keys
-        memo.record_token = inputs.taken_at_ns
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
-        saved = cache.BuildRecord(inputs, written.files, report, written.folders)
+        saved = cache.BuildRecord(inputs, written.files, report, written.folders, keys)
         stamp = store.save_record(saved)
         memo.record = (stamp, saved) if stamp is not None else None
         if persist:

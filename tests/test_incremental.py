@@ -552,3 +552,28 @@ def test_the_stage_cache_holds_the_last_build_only_after_edits_in_either_path(pr
     source.write_text(original + "\n又补记一段。\n", encoding="utf-8")
     build(project)  # the command: the keys come from the stored memo
     assert len(list(stages.rglob("*.pickle"))) == len(source_files(project))
+
+
+def test_a_build_after_a_serve_session_renders_only_what_changed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import render
+
+    config = load(project)
+    build(project)  # stores its memo
+    source = source_files(project)[0]
+    original = source.read_text(encoding="utf-8")
+    _, memo = pipeline.rebuild(config, None, quiet=True)
+    source.write_text(original.replace("。", "，", 1), encoding="utf-8")
+    pipeline.rebuild(config, memo, quiet=True)  # serve: a new record, the stored memo left as it was
+    rendered: list[int] = []
+    real = render.render_site
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        rendered.append(len(result.pages))
+        return result
+
+    monkeypatch.setattr(render, "render_site", counting)
+    source.write_text(original, encoding="utf-8")
+    build(project)
+    # The keys of the pages come with the record they describe, not with the memo.
+    assert rendered and 0 < rendered[0] < 40
