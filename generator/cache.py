@@ -3,8 +3,9 @@
 Everything lives in ``.jianbao-cache/`` beside the output folder (git-ignored):
 
 - ``<output>.record``: the build record (``marshal``): the keys of the inputs the site
-  was built from and, for every output file, its sha256, size and mtime. A build whose inputs
-  have the same keys as the record, over an output that still matches it, writes nothing.
+  was built from, for every output file its sha256, size and mtime, and for every page
+  the key render or search gave it. A build whose inputs have the same keys as the
+  record, over an output that still matches it, writes nothing.
 - ``<output>.memo.pickle``: the memo of the last build (``pipeline.BuildMemo``: its
   collection and each stage's reusable work), under the identity of the code, config
   and environment it was made with; a build under another identity ignores it.

@@ -238,7 +238,7 @@ def rebuild(
             memo = None
         elif memo is None:
             memo = _stored_memo(store, identity)
-            gc.freeze()
+            gc.freeze()  # the memo just read joins the objects the collector leaves alone
         if memo is not None and memo.identity != identity:
             memo = None
 
@@ -274,7 +274,6 @@ def rebuild(
         searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
         made = rendered.pages + searched.pages
         keys = {**rendered.keys, **searched.keys}
-        # ``unchanged`` is empty without a record, so nothing is kept then.
         kept_states = {path: record.files[path] for path, key in keys.items() if unchanged.get(path) == key} if record is not None else {}
         kept = kept_states.keys()
         fixities = [manifest.fixity(page) for page in made]
