@@ -69,7 +69,7 @@ from generator.config import Config, load_config  # noqa: E402
 from generator.models import Collection, Source  # noqa: E402
 from generator.theme import Theme  # noqa: E402
 from generator.tokenizer import normalize  # noqa: E402
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' Chromium and flags)
+from tests.chromium import browser as chromium  # noqa: E402  (the browser tests' Chromium and flags)
 
 # Words of the synthetic collection's vocabulary (benchmarks/synth.py), frequent and rare,
 # one to five characters, a number, several words, a quoted phrase.
@@ -234,18 +234,6 @@ def _percentile(values: list[float], share: float) -> float:
 def _summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 1), "p95": round(_percentile(values, 0.95), 1),
             "max": round(max(values), 1)}
-
-
-@contextlib.contextmanager
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def our_browser_figures(site: Path) -> dict[str, Any]:

@@ -26,11 +26,24 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright with the flags above, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        started = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield started
+        finally:
+            started.close()
+
+
+@contextmanager
 def launched() -> Iterator[Any]:
     """Debian's Chromium under Playwright, closed afterwards; a skip saying what is missing
     (a failure in CI, where the browser tests must run)."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401  (only whether it is there)
     except ImportError:
         missing = "the playwright package is not installed"
     else:
@@ -39,9 +52,5 @@ def launched() -> Iterator[Any]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests must run in CI, but {missing}")
         pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with browser() as started:
+        yield started
