@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from generator.ingest import source_id
 from generator.models import Sidecar, Source
+from tests.chromium import launched
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -27,6 +29,13 @@ def _source_from_text(text: str, file: str = "sample.txt", sidecar: Sidecar | No
         text=text,
         sidecar=sidecar or Sidecar(),
     )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, started once for each module of browser tests (tests/chromium.py)."""
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture

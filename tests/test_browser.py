@@ -9,7 +9,6 @@ Skips only when Chromium is absent outside CI; with CI=true it must run.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 
 from generator.config import load_config
 from generator.snapshot import take_snapshot
-from tests.chromium import launched
 from tests.golden.collection import ROOT, golden_site, seed_site
 
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
@@ -60,12 +58,6 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("sites")
     seeds = seed_site(folder / "seeds")
     return {"seeds": seeds, "golden": golden_site(folder / "golden"), "snapshot": _unzipped_snapshot(seeds, folder)}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as chromium:
-        yield chromium
 
 
 def _open(browser: Any, url: str, width: int, scheme: str = "light") -> tuple[Any, list[str]]:

@@ -15,7 +15,7 @@ import yaml
 from generator import pipeline
 from generator.config import load_config
 from generator.models import Collection
-from tests.chromium import CHROMIUM, launched
+from tests.chromium import CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -35,12 +35,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Collection]:
     )
     pipeline.build(config, quiet=True)
     return config.output_path.resolve(), pipeline.gather(config)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as chromium:
-        yield chromium
 
 
 @pytest.fixture

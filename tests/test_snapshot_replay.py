@@ -30,7 +30,7 @@ from archival_sites import SEED_CONTENT, seed_config, seed_site
 from generator.config import Config
 from generator.feeds import absolute_url
 from generator.snapshot import take_snapshot
-from tests.chromium import CHROMIUM, launched
+from tests.chromium import CHROMIUM
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -134,12 +134,6 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as chromium:
-        yield chromium
 
 
 @pytest.fixture
