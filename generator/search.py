@@ -138,9 +138,9 @@ def base36(number: int) -> str:
             return text
 
 
-def doc_ref(number: int) -> str:
-    """A short document reference: the document's number in base 36."""
-    return base36(number)
+# A document's short reference is its number in base 36. The same cached function, not a
+# wrapper: the full index build asks for a reference once per posting.
+doc_ref = base36
 
 
 # ---------------------------------------------------------------- documents
