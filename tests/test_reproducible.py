@@ -191,6 +191,14 @@ def test_adding_a_source_keeps_every_existing_url_on_the_same_article(
 
 def test_the_manifest_is_written_as_json_dumps_would_write_it() -> None:
     collection = seed_collection_sources()
+    # Names json must escape (a quote, a backslash, a control character, a line separator)
+    # and provenance fields that are null: the manifest's entries are written by hand.
+    first, second, *rest = collection.sources
+    odd = (
+        dataclasses.replace(first, file='dir/a "b"\\c\u0007\u2028.txt', accession=None, sidecar=Sidecar()),
+        dataclasses.replace(second, accession="2026-01-02"),
+    )
+    collection = dataclasses.replace(collection, sources=(*odd, *rest))
     pages = (Page("a.html", b"1"), Page("dir/\u4e2d \"q\".html", b"2" * 70), Page("z\\\\.txt", b""))
     for chosen in ((), pages):
         written = manifest_pages(chosen, collection, Config())[0].content.decode("utf-8")
