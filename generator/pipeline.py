@@ -62,8 +62,8 @@ class BuildMemo:
     collate: CollateMemo | None = None
     search: SearchMemo | None = None
     render: RenderMemo | None = None
-    # The record this build saved, with its file's stamp: ``serve`` need not read it back.
-    record: tuple[cache.RecordStamp, cache.BuildRecord] | None = None
+    # The record this build saved, as it lies in the cache folder: ``serve`` need not read it back.
+    record: cache.StoredRecord | None = None
 
 
 def read_source(source: Source, config: Config) -> SourceResult:
@@ -223,7 +223,8 @@ def rebuild(
     store = cache.BuildCache(config.output_path)
     with output.build_lock(store.lock_file, config.output_path), _old_objects_left_alone():
         output.recover(config.output_path)  # a build that died while changing the site
-        record = None if clean_build else store.load_record(memo.record if memo is not None else None)
+        stored = None if clean_build else store.load_record(memo.record if memo is not None else None)
+        record = stored.record if stored is not None else None
         inputs = cache.fingerprint(config, record.inputs if record is not None else None)
         if record is not None and record.inputs == inputs and output.site_intact(config.output_path, record.files, record.folders):
             # Nothing the site is made from has changed and nobody touched it: write nothing.
@@ -291,8 +292,7 @@ def rebuild(
         )
         report = BuildReport.of(collection, len(pages) + len(kept), len(written.written), time.perf_counter() - started)
         saved = cache.BuildRecord(inputs, written.files, report, written.folders, keys)
-        stamp = store.save_record(saved)
-        memo.record = (stamp, saved) if stamp is not None else None
+        memo.record = store.save_record(saved, stored)
         if persist:
             store.save_memo(identity, replace(memo, record=None))  # the next build reads the record first
     progress.finish()

@@ -145,13 +145,13 @@ def test_adding_and_removing_a_source_adds_and_removes_its_pages(project: Path) 
     shutil.copy(first, copy)
     build(project)
     assert (site / "sources/zz_copy/index.html").is_file()
-    record = cache.BuildCache(site).load_record()
-    assert record is not None and record.folders == output.folder_mtimes(site, record.files)
+    stored = cache.BuildCache(site).load_record()
+    assert stored is not None and stored.record.folders == output.folder_mtimes(site, stored.record.files)
     copy.unlink()
     build(project)
     assert not (site / "sources/zz_copy").exists()
-    record = cache.BuildCache(site).load_record()
-    assert record is not None and record.folders == output.folder_mtimes(site, record.files)
+    stored = cache.BuildCache(site).load_record()
+    assert stored is not None and stored.record.folders == output.folder_mtimes(site, stored.record.files)
     assert build(project).written == 0
 
 
@@ -524,19 +524,85 @@ def test_a_build_that_dies_while_moving_files_in_is_finished_by_the_next(tmp_pat
     assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
 
 
-def test_a_record_kept_in_memory_is_used_only_while_its_file_is_the_one_saved(project: Path) -> None:
+def test_a_record_kept_in_memory_is_used_only_while_its_files_are_the_ones_saved(project: Path) -> None:
     build(project)
     store = cache.BuildCache(project.parent / "output")
-    record = store.load_record()
-    assert record is not None
-    stamp = store.save_record(record)
-    assert stamp is not None
-    stale = dataclasses.replace(record, folders={"": -1})
-    assert store.load_record((stamp, stale)) is stale
+    loaded = store.load_record()
+    assert loaded is not None
+    saved = store.save_record(loaded.record)
+    assert saved is not None and saved.stamp is not None
+    stale = dataclasses.replace(saved, record=dataclasses.replace(saved.record, folders={"": -1}))
+    assert store.load_record(stale) is stale
     # Another build replaced the file: its record is read, not the one in memory.
-    cache.BuildCache(project.parent / "output").save_record(dataclasses.replace(record, folders={"": -2}))
-    reread = store.load_record((stamp, stale))
-    assert reread is not None and reread.folders == {"": -2}
+    cache.BuildCache(project.parent / "output").save_record(dataclasses.replace(loaded.record, folders={"": -2}))
+    reread = store.load_record(stale)
+    assert reread is not None and reread.record.folders == {"": -2}
+    # The same when another build wrote only its changes.
+    stale = dataclasses.replace(reread, record=dataclasses.replace(reread.record, folders={"": -3}))
+    changed = dataclasses.replace(reread.record, folders={**reread.record.folders, "sources": -4})
+    cache.BuildCache(project.parent / "output").save_record(changed, reread)
+    again = store.load_record(stale)
+    assert again is not None and again is not stale and again.record.folders == {"": -2, "sources": -4}
+
+
+def _a_few_changes(record: cache.BuildRecord) -> cache.BuildRecord:
+    """``record`` with one file changed, one gone, one new, a page key and a folder's mtime changed."""
+    files = dict(record.files)
+    changed, gone = sorted(files)[:2]
+    files[changed] = output.FileState("0" * 64, 1, 2)
+    del files[gone]
+    files["new/index.html"] = output.FileState("1" * 64, 3, 4)
+    keys = {**record.keys, changed: "another key"}
+    keys.pop(gone, None)
+    return dataclasses.replace(record, files=files, keys=keys, folders={**record.folders, "new": 5})
+
+
+def test_a_small_change_to_the_record_is_written_alone_and_read_back_whole(project: Path) -> None:
+    build(project)
+    store = cache.BuildCache(project.parent / "output")
+    base = store.load_record()
+    assert base is not None
+    base_bytes = store.record_file.read_bytes()
+    edited = _a_few_changes(base.record)
+    saved = store.save_record(edited, base)
+    assert saved is not None
+    assert store.record_file.read_bytes() == base_bytes  # only the changes file was written
+    reread = cache.BuildCache(project.parent / "output").load_record()
+    assert reread is not None
+    assert (reread.record.files, reread.record.keys, reread.record.folders) == (edited.files, edited.keys, edited.folders)
+    assert reread.record == edited and reread.serial == base.serial
+    # Changes stack on the base, not on each other: a second save replaces the first changes.
+    edited_again = dataclasses.replace(edited, folders={**edited.folders, "new": 6})
+    store.save_record(edited_again, reread)
+    assert cache.BuildCache(project.parent / "output").load_record().record == edited_again  # type: ignore[union-attr]
+
+
+def test_changes_to_a_replaced_record_are_never_applied_to_its_successor(project: Path) -> None:
+    build(project)
+    store = cache.BuildCache(project.parent / "output")
+    base = store.load_record()
+    assert base is not None
+    store.save_record(_a_few_changes(base.record), base)
+    changes = store.record_file.with_name(store.record_file.name + "-changes")
+    written_changes = changes.read_bytes()
+    # A build without the old record in hand writes a whole new base; the old changes go.
+    replaced = store.save_record(base.record)
+    assert replaced is not None and replaced.serial != base.serial and not changes.exists()
+    # Changes left from the old base (a build that died between the two files) are ignored.
+    changes.write_bytes(written_changes)
+    reread = cache.BuildCache(project.parent / "output").load_record()
+    assert reread is not None and reread.record == base.record
+
+
+def test_a_record_that_changed_much_is_written_whole_again(project: Path) -> None:
+    build(project)
+    store = cache.BuildCache(project.parent / "output")
+    base = store.load_record()
+    assert base is not None
+    folders = {f"many/{n}": n for n in range(len(base.record.files))}
+    saved = store.save_record(dataclasses.replace(base.record, folders={**base.record.folders, **folders}), base)
+    assert saved is not None and saved.serial != base.serial
+    assert not store.record_file.with_name(store.record_file.name + "-changes").exists()
 
 
 def test_the_stage_cache_holds_the_last_build_only_after_edits_in_either_path(project: Path) -> None:
