@@ -23,7 +23,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +91,7 @@ class _Reuse:
     ingested: dict[IngestKey, IngestResult]
     read: dict[str, SourceResult]
     collate: CollateMemo | None
+    stamped: Mapping[str, Source] = field(default_factory=dict)  # the last build's sources (with accession dates) by file
 
 
 def gather(
@@ -115,7 +116,8 @@ def gather(
         dates, register_problems = accessions.record_new(config.content_path, (s.file for s in sources), accessions.today())
     else:
         dates, register_problems = accessions.read_register(config.content_path)
-    sources = tuple(replace(source, accession=dates.get(source.file)) for source in sources)
+    before = reuse.stamped if reuse is not None else {}
+    sources = tuple(_stamped(source, dates.get(source.file), before.get(source.file)) for source in sources)
     texts: list[Text] = []
     articles: list[Article] = []
     all_problems: list[Problem] = [*problems, *register_problems]
@@ -141,6 +143,20 @@ def gather(
         dispatches=dispatches,
         problems=tuple(all_problems),
     )
+
+
+_SOURCE_FIELDS = tuple(f.name for f in fields(Source) if f.name != "accession")
+
+
+def _stamped(source: Source, accession: str | None, before: Source | None) -> Source:
+    """``source`` with its accession date: the last build's record when it was made from
+    these very fields, so later stages can tell it unchanged by identity, not by
+    comparing its bytes."""
+    if before is not None and before.accession == accession and all(
+        getattr(before, name) is getattr(source, name) for name in _SOURCE_FIELDS
+    ):
+        return before
+    return replace(source, accession=accession)
 
 
 def _reusing_reader(reuse: _Reuse) -> ingest.ReadFile:
@@ -251,6 +267,7 @@ def rebuild(
                 ingested=memo.ingested if memo is not None else {},
                 read=memo.read if memo is not None else {},
                 collate=memo.collate if memo is not None else None,
+                stamped={source.file: source for source in memo.collection.sources} if memo is not None else {},
             )
             previous, memo = memo, None  # its collate memo is updated in place: never reuse it after this
 

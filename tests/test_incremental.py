@@ -605,6 +605,24 @@ def test_a_record_that_changed_much_is_written_whole_again(project: Path) -> Non
     assert not store.record_file.with_name(store.record_file.name + "-changes").exists()
 
 
+def test_sources_unchanged_since_the_last_build_keep_their_records(project: Path) -> None:
+    config = load(project)
+    _, memo = pipeline.rebuild(config, None, quiet=True)
+    assert memo is not None
+    before = {source.file: source for source in memo.collection.sources}
+    edited = source_files(project)[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n本报讯 补记一句。\n", encoding="utf-8")
+    _, memo = pipeline.rebuild(config, memo, quiet=True)
+    assert memo is not None
+    kept = {source.file for source in memo.collection.sources if source is before[source.file]}
+    assert kept == set(before) - {edited.name}
+    # A record is kept only with the accession date it was made with.
+    source = before[edited.name]
+    assert pipeline._stamped(source, source.accession, source) is source
+    moved = pipeline._stamped(source, "1999-01-01", source)
+    assert moved.accession == "1999-01-01" and dataclasses.replace(moved, accession=source.accession) == source
+
+
 def test_the_stage_cache_holds_the_last_build_only_after_edits_in_either_path(project: Path) -> None:
     config = load(project)
     stages = project.parent / cache.CACHE_FOLDER / "stages"
