@@ -233,8 +233,8 @@ def _apply(staging: Path, output: Path, journal: Mapping[str, list[str]]) -> Non
     come before replaced ones and removals last, so while it runs a page never links to
     a page that is not there yet.
     """
-    for path in journal["write"]:
-        staged = staging / path
+    for number, path in enumerate(journal["write"]):
+        staged = staging / str(number)
         if staged.exists():
             (output / path).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, output / path)
@@ -278,8 +278,9 @@ def _commit_changes(
     try:
         staging.mkdir()
         for done, path in enumerate(order, 1):
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Staged flat, named by place in the journal: mirroring the site's folders
+            # cost a mkdir and an rmdir per file (dispatch and term pages each have one).
+            target = staging / str(done - 1)
             target.write_bytes(wanted[path])
             stat = target.stat()  # a rename keeps the inode, so the mtime too
             states[path] = FileState(hashes[path], stat.st_size, stat.st_mtime_ns)
