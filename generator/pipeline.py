@@ -288,7 +288,9 @@ def rebuild(
         unchanged = {path: key for path, key in record.keys.items() if path in found.intact} if record is not None else {}
         rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged, previous=memo.render)
         memo.render = rendered.memo
-        theme = Theme(config)
+        # The theme render compiled its templates into: compiling them again for the search
+        # page cost 0.05-0.3 s of every rebuild.
+        theme = rendered.memo.theme or Theme(config)
         searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
         made = rendered.pages + searched.pages
         keys = {**rendered.keys, **searched.keys}
