@@ -246,6 +246,8 @@ def rebuild(
             # Nothing the site is made from has changed and nobody touched it: write nothing.
             if memo is None and not persist:
                 memo = _stored_memo(store, cache.identity(config))
+            if memo is not None:
+                memo.record = stored  # just read: the next rebuild need not read it again
             return replace(record.report, written=0, seconds=time.perf_counter() - started), memo
         from . import manifest, render, search  # only now that there is work (see the imports above)
         from .theme import Theme
