@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Set
 from contextlib import contextmanager
@@ -209,6 +210,7 @@ def recover(output: Path) -> bool:
     whose record predates them, makes again whatever they changed). Any other working
     folder died before it changed the site and is removed.
     """
+    _removed_before_writing()
     pattern = re.compile(re.escape(output.name) + r"\.(building|previous)-\d+")
     if not output.parent.is_dir():
         return False
@@ -277,6 +279,11 @@ def _commit_changes(
     order = sorted(written, key=lambda path: path in present)  # new files first
     try:
         staging.mkdir()
+        for number, path in enumerate(order):
+            if path in present and present[path].st_size >= _FREED_LATER_BYTES:
+                # A second name keeps the replaced file's blocks from being freed inside
+                # the rename below; they go with the staging folder, after the build.
+                os.link(output / path, staging / f"replaced-{number}")
         for done, path in enumerate(order, 1):
             # Staged flat, named by place in the journal: mirroring the site's folders
             # cost a mkdir and an rmdir per file (dispatch and term pages each have one).
@@ -294,8 +301,30 @@ def _commit_changes(
         if not _commit_file(staging).exists():
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    shutil.rmtree(staging)
+    _remove_later(staging)
     return states
+
+
+# Replaced files at least this large are freed after the build rather than during it:
+# freeing the blocks of catalog.json (97 MB at 10,000 articles) took 0.05-0.1 s of a
+# one-source rebuild, which the reload in ``serve`` need not wait for.
+_FREED_LATER_BYTES = 1 << 22
+_removing: threading.Thread | None = None
+
+
+def _remove_later(folder: Path) -> None:
+    """Remove ``folder`` on another thread; the next write to a site waits for it."""
+    global _removing
+    _removed_before_writing()
+    # Not a daemon: a process that exits first still finishes the removal.
+    _removing = threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, name="jianbao-remove")
+    _removing.start()
+
+
+def _removed_before_writing() -> None:
+    """Wait for the folder ``_remove_later`` is removing: its name is the next build's staging folder's."""
+    if _removing is not None:
+        _removing.join()
 
 
 def _swap_in(new: Path, output: Path) -> None:

@@ -524,6 +524,35 @@ def test_a_build_that_dies_while_moving_files_in_is_finished_by_the_next(tmp_pat
     assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
 
 
+def test_a_large_replaced_file_is_freed_after_the_write_and_the_next_write_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    large = output._FREED_LATER_BYTES
+    first = output.write_site(_twenty_pages(big__data_json="a" * large, small__index_html="x"), site, record=None)
+    kept: list[list[tuple[str, bytes]]] = []
+    real_remove = output._remove_later
+
+    def looking(folder: Path) -> None:
+        kept.append(sorted((entry.name, entry.read_bytes()[:1]) for entry in folder.iterdir() if entry.name.startswith("replaced-")))
+        real_remove(folder)
+
+    monkeypatch.setattr(output, "_remove_later", looking)
+    second = output.write_site(_twenty_pages(big__data_json="b" * large, small__index_html="y"), site, record=first.files)
+    assert second.written == ("big/data_json", "small/index_html")
+    assert (site / "big" / "data_json").read_bytes() == b"b" * large
+    # Only the large file was kept by a second name (small ones are freed as they are
+    # replaced), and its staging folder is removed after the write.
+    assert [[(name.split("-")[0], head) for name, head in entries] for entries in kept] == [[("replaced", b"a")]]
+    output._removed_before_writing()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+    # Written again at once: the next write's staging folder has the same name.
+    third = output.write_site(_twenty_pages(big__data_json="c" * large), site, record=second.files)
+    assert "big/data_json" in third.written and (site / "big" / "data_json").read_bytes() == b"c" * large
+    output._removed_before_writing()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
 def test_a_record_kept_in_memory_is_used_only_while_its_files_are_the_ones_saved(project: Path) -> None:
     build(project)
     store = cache.BuildCache(project.parent / "output")
