@@ -11,7 +11,9 @@ Everything lives in ``.jianbao-cache/`` beside the output folder (git-ignored):
   applies to.
 - ``<output>.memo.pickle``: the memo of the last build (``pipeline.BuildMemo``: its
   collection and each stage's reusable work), under the identity of the code, config
-  and environment it was made with; a build under another identity ignores it.
+  and environment it was made with; a build under another identity ignores it. Its
+  per-source results (texts, articles) are in ``<output>.memo-parts/``, a file to
+  about 32 sources named by their stage keys, which a build writes only when new.
 - ``stages/``: per source, the result of clean, split and describe, keyed on everything
   those stages read (the source's bytes, name and sidecar, the config digest and the
   generator's code), so changing one source redoes only that source's stages.
@@ -24,6 +26,7 @@ whole folders (all of content/, all of themes/) rather than a guess of what is u
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import marshal
 import json
@@ -32,18 +35,18 @@ import pickle
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, collector
 from .config import Config
 from .models import Article, BuildReport, Problem, Skipped, Source, Text
 from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
 # Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
-_FORMAT = 8
+_FORMAT = 9
 # The environment variables that can change the output (reproducible dates, see the snapshot issue).
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
 
@@ -207,6 +210,31 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
+# A part of the memo's per-source results ends after a source whose stage key's first
+# eight hex digits are a multiple of this: parts of about this many sources, cut where the
+# keys say, so that adding or removing a source changes its own part, not every later one.
+_SOURCES_PER_PART = 32
+
+
+def _parts_of(results: Mapping[str, SourceResult]) -> list[list[str]]:
+    """The stage keys of ``results``, in order, cut into the parts the memo keeps them in."""
+    parts: list[list[str]] = [[]]
+    for key in results:
+        parts[-1].append(key)
+        if int(key[:8], 16) % _SOURCES_PER_PART == 0:
+            parts.append([])
+    return [part for part in parts if part]
+
+
+def _records_of(results: Iterable[SourceResult]) -> Iterator[object]:
+    """The records of these results that the memo may refer to, in the order save and load both number them."""
+    for text, articles, problems in results:
+        yield text
+        yield text.source
+        yield from articles
+        yield from problems
+
+
 FileStamp = tuple[int, int, int]  # inode, size and mtime
 RecordStamp = tuple[FileStamp, FileStamp | None]  # the record file's, its changes file's
 
@@ -325,6 +353,7 @@ class BuildCache:
         self.record_file = self.folder / f"{output.name}.record"
         self._changes_file = self.folder / f"{output.name}.record-changes"
         self._memo_file = self.folder / f"{output.name}.memo.pickle"
+        self._parts_folder = self.folder / f"{output.name}.memo-parts"
         self._stages = self.folder / "stages"
 
     # The build record ------------------------------------------------------------
@@ -387,21 +416,59 @@ class BuildCache:
     # The memo of the last build ---------------------------------------------------
 
     def load_memo(self, identity: str) -> object | None:
-        """The memo the last build left, if it was made under ``identity``; None otherwise."""
+        """The memo the last build left, if it was made under ``identity``; None otherwise.
+
+        What it reads is frozen for the cyclic collector (``gc.freeze``; ``pipeline.rebuild``
+        unfreezes at the end of the build): millions of objects without a cycle, which
+        the first collection after loading would otherwise walk (a second at 10,000 articles).
+        """
+        from . import parallel  # parallel imports this module
+
         try:
             with open(self._memo_file, "rb") as handle:
                 if handle.readline().rstrip(b"\n") != identity.encode("ascii"):
                     return None
-                return _loads(handle.read())
+                names = handle.readline().decode("ascii").split()
+                with collector.paused():  # until what was read is frozen
+                    results: list[SourceResult] = []
+                    for name in names:
+                        with open(self._parts_folder / f"{name}.pickle", "rb") as part:
+                            results.extend(parallel.load(part))
+                    memo = parallel.load(handle, list(_records_of(results)))
+                    gc.freeze()
+            return memo
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-            return None  # unreadable or from other code: build without it
+            return None  # unreadable, cut short or from other code: build without it
 
-    def save_memo(self, identity: str, memo: object) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self._memo_file.with_name(f"{self._memo_file.name}.{os.getpid()}.partial"), "wb") as handle:
-            handle.write(identity.encode("ascii") + b"\n")
-            handle.write(_dumps(memo))
-        os.replace(handle.name, self._memo_file)
+    def save_memo(self, identity: str, memo: object, stored: Mapping[str, SourceResult] | None = None) -> None:
+        """Keep ``memo`` for the next build of ``identity``.
+
+        ``stored`` is the memo's per-source results by stage key: they are written in
+        parts of their own (``<output>.memo-parts/``), which the next save keeps where their
+        sources are unchanged, and the memo refers to their records. At 10,000 articles
+        they are 180 of its 440 MB, and one edit changes one part.
+        """
+        from . import parallel  # parallel imports this module
+
+        stored = stored or {}
+        self._parts_folder.mkdir(parents=True, exist_ok=True)
+        names = []
+        for keys in _parts_of(stored):
+            name = hashlib.sha256("\0".join((identity, *keys)).encode()).hexdigest()
+            path = self._parts_folder / f"{name}.pickle"
+            if not path.exists():  # a part of these very results, saved by an earlier build
+                _write_atomically(path, _dumps(tuple(stored[key] for key in keys)))
+            names.append(name)
+        elsewhere = {id(record): number for number, record in enumerate(_records_of(stored.values()))}
+        partial = self._memo_file.with_name(f"{self._memo_file.name}.{os.getpid()}.partial")
+        with open(partial, "wb") as handle:
+            handle.write(f"{identity}\n{' '.join(names)}\n".encode("ascii"))
+            parallel.dump(memo, handle, elsewhere)
+        os.replace(partial, self._memo_file)
+        named = {f"{name}.pickle" for name in names}
+        for entry in self._parts_folder.iterdir():  # parts of older memos, and partial files
+            if entry.name not in named:
+                entry.unlink(missing_ok=True)
 
     # Per-source stages -----------------------------------------------------------
 

@@ -79,7 +79,6 @@ import bisect
 import dataclasses
 import difflib
 import functools
-import hashlib
 import itertools
 import re
 import unicodedata
@@ -305,38 +304,60 @@ class _Grouping:
     verdicts: dict[tuple[str, str], bool] = dataclasses.field(default_factory=dict)  # (smaller id, larger id)
     group_of: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # id -> its group's ids
 
+    # Article id by place: an article's place is the character it packs into (see
+    # ``__getstate__``). Places stay with their articles from one save to the next, so a
+    # collection left packed since the memo was loaded is written back as it was read.
+    places: list[str | None] = dataclasses.field(default_factory=list)
+
     def __getstate__(self) -> dict[str, object]:
         """The state with each collection of the index packed into one string.
 
         Unpickling builds one object per string, and the index holds millions of
         references: packed, a memo of 10,000 articles loads in a fraction of the time.
         Shingles are joined; article ids are written as one character each, their
-        place in the list of ids (which the state carries).
+        place (``places``). Only the collections opened since the memo was loaded are
+        packed again: repacking them all cost 9 s at 10,000 articles.
         """
-        ids = sorted(self.key_lengths)
-        place = {article_id: chr(_FIRST_PLACE + number) for number, article_id in enumerate(ids)}
+        places, moved = self._settle_places()
+        character = {article_id: chr(_FIRST_PLACE + number) for number, article_id in enumerate(places) if article_id is not None}
         state: dict[str, object] = {name: getattr(self, name) for name in self.__slots__}
-        state["shingles"] = {
-            key: value if type(value) is str else _JOIN.join(value) for key, value in dict.items(self.shingles)
-        }
-        for name, form in _ARTICLE_SETS.items():
-            mapping = getattr(self, name)
-            # Entries still packed since the memo was loaded refer to the id list it was saved with.
-            saved = mapping.ids if isinstance(mapping, _Packed) else None
-            state[name] = {
-                key: "".join(map(place.__getitem__, _Packed.opened(value, saved, form)))
-                for key, value in dict.items(mapping)
-            }
-        state["ids"] = ids
+        state["shingles"] = _Packed.packed(self.shingles, _JOIN.join, None)
+        for name in _ARTICLE_SETS:
+            packed = _Packed.packed(getattr(self, name), lambda ids: "".join(map(character.__getitem__, ids)), moved)
+            # A million shingles each: as two strings, not two million (shingles and places hold no NUL).
+            state[name] = (_JOIN.join(packed), _JOIN.join(packed.values())) if name in _BY_SHINGLE else packed
+        state["places"] = places
         return state
 
+    def _settle_places(self) -> tuple[list[str | None], dict[int, str] | None]:
+        """The places of the articles indexed now, and how packed strings must be rewritten (None: as they are).
+
+        A new article takes a new place at the end; a gone one leaves a hole, and when
+        the holes outnumber the articles every article is placed anew, in id order.
+        """
+        places = list(self.places)
+        placed = {article_id for article_id in places if article_id is not None}
+        for number, article_id in enumerate(places):
+            if article_id is not None and article_id not in self.key_lengths:
+                places[number] = None
+        places.extend(sorted(self.key_lengths.keys() - placed))
+        if len(places) - len(self.key_lengths) <= _spare_places(len(self.key_lengths)):
+            return places, None
+        renumbered = sorted(self.key_lengths)
+        number = {article_id: chr(_FIRST_PLACE + n) for n, article_id in enumerate(renumbered)}
+        moved = {_FIRST_PLACE + n: number[article_id] for n, article_id in enumerate(places) if article_id is not None}
+        return list(renumbered), moved
+
     def __setstate__(self, state: dict[str, object]) -> None:
-        ids = state.pop("ids")
+        places = state["places"]
         for name, value in state.items():
             if name == "shingles":
                 value = _Packed(value, frozenset, None)
             elif name in _ARTICLE_SETS:
-                value = _Packed(value, _ARTICLE_SETS[name], ids)
+                if name in _BY_SHINGLE:
+                    keys, values = value
+                    value = dict(zip(keys.split(_JOIN), values.split(_JOIN))) if keys else {}
+                value = _Packed(value, _ARTICLE_SETS[name], places)
             setattr(self, name, value)
 
     def update(self, reports: Mapping[str, Article], stale: set[str], fresh: set[str]) -> list[tuple[str, ...]]:
@@ -520,22 +541,44 @@ _JOIN = "\0"
 _FIRST_PLACE = 0x10000
 
 
+def _spare_places(indexed: int) -> int:
+    """How many places of gone articles are kept before every article is placed anew."""
+    return indexed + 1024
+
+
 class _Packed(dict):  # type: ignore[type-arg]
     """A dict loaded with its collections packed into strings; each is unpacked when first read.
 
     With ``ids``, a value is a string of article places (see ``_Grouping.__getstate__``);
-    without, a string of shingles joined by ``_JOIN``.
+    without, a string of shingles joined by ``_JOIN``. ``unpacked`` holds the keys whose
+    values are no longer strings, so that packing it again touches only those.
     """
 
-    __slots__ = ("_form", "ids")
+    __slots__ = ("_form", "ids", "unpacked")
 
-    def __init__(self, packed: dict[str, str], form: Callable[[Iterable[str]], object], ids: list[str] | None) -> None:
+    def __init__(self, packed: dict[str, str], form: Callable[[Iterable[str]], object], ids: list[str | None] | None) -> None:
         super().__init__(packed)
         self._form = form
         self.ids = ids
+        self.unpacked: set[str] = set()
 
     @staticmethod
-    def opened(value: object, ids: list[str] | None, form: Callable[[Iterable[str]], object]) -> Any:
+    def packed(mapping: dict[str, Any], pack: Callable[[Any], str], moved: dict[int, str] | None) -> dict[str, str]:
+        """``mapping`` with every value a string: ``pack`` of those unpacked, the others
+        as they were loaded (their places rewritten by ``moved`` when it is given)."""
+        if not isinstance(mapping, _Packed):
+            return {key: pack(value) for key, value in dict.items(mapping)}
+        state = dict(mapping)
+        if moved is not None:
+            state = {key: value.translate(moved) if type(value) is str else value for key, value in state.items()}
+        for key in mapping.unpacked:
+            value = dict.get(mapping, key)
+            if value is not None and type(value) is not str:
+                state[key] = pack(value)
+        return state
+
+    @staticmethod
+    def opened(value: object, ids: list[str | None] | None, form: Callable[[Iterable[str]], object]) -> Any:
         if type(value) is not str:
             return value
         if ids is None:
@@ -546,10 +589,15 @@ class _Packed(dict):  # type: ignore[type-arg]
         if type(value) is str:
             value = self.opened(value, self.ids, self._form)
             dict.__setitem__(self, key, value)
+            self.unpacked.add(key)
         return value
 
     def __getitem__(self, key: str) -> Any:
         return self._open(key, dict.__getitem__(self, key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        self.unpacked.add(key)
 
     def get(self, key: str, default: object = None) -> Any:
         return self._open(key, dict.__getitem__(self, key)) if key in self else default
@@ -560,12 +608,14 @@ class _Packed(dict):  # type: ignore[type-arg]
     def setdefault(self, key: str, default: object = None) -> Any:
         if key in self:
             return self[key]
-        dict.__setitem__(self, key, default)
+        self[key] = default
         return default
 
 
 # The grouping's fields that hold collections of article ids, and what each collection is.
 _ARTICLE_SETS: dict[str, Callable[[Iterable[str]], object]] = {"holders": list, "probers": list, "neighbours": set}
+# Those of them keyed by shingle.
+_BY_SHINGLE = frozenset({"holders", "probers"})
 
 
 def _pair_key(first: str, second: str) -> tuple[str, str]:
@@ -902,27 +952,14 @@ def build_dispatch(witnesses: Sequence[Article], key_lengths: Mapping[str, int])
     )
 
 
-_ARTICLE_FIELDS = tuple(field.name for field in dataclasses.fields(Article) if field.name != "paragraphs")
-
-
-def fingerprint(article: Article) -> bytes:
-    """A digest of every field of ``article``: equal articles have equal ones, in any process.
-
-    The body is hashed as joined text (its paragraph lengths in the rest), which is far
-    quicker than ``repr`` of long strings.
-    """
-    rest = repr((tuple(getattr(article, name) for name in _ARTICLE_FIELDS), tuple(map(len, article.paragraphs))))
-    digest = hashlib.blake2b(rest.encode("utf-8", "surrogatepass"), digest_size=16)
-    digest.update("".join(article.paragraphs).encode("utf-8", "surrogatepass"))
-    return digest.digest()
-
-
 @dataclass(eq=False, slots=True)
 class _Recent:
-    """The last run's records, kept while the memo stays in memory (``serve``), never pickled.
+    """The last run's records, by which the next run tells what changed.
 
-    Unchanged articles are then told by equality (and usually identity) rather than by
-    fingerprint, and unchanged results are handed back as the very same records.
+    Unchanged articles are told by identity (or equality), and unchanged results are
+    handed back as the very same records, whose digests ``render`` then keeps. Pickled
+    with the memo: in a build's memo these are the records of its collection, so they
+    cost a reference each and stay the same objects after loading.
     """
 
     articles: dict[str, Article]  # article id -> the article as given
@@ -942,47 +979,22 @@ class CollateMemo:
     """
 
     settings: CollateConfig
-    fingerprints: dict[str, bytes]  # article id -> fingerprint; missing ones are taken when pickled
     grouping: _Grouping
     dispatches: dict[tuple[str, ...], Dispatch]  # witness ids -> the dispatch, without related links
     related: RelatedMemo | None
-    recent: _Recent | None
+    recent: _Recent | None  # None before the first run
 
     @classmethod
     def empty(cls, settings: CollateConfig) -> CollateMemo:
-        return cls(settings, {}, _Grouping(settings), {}, None, None)
-
-    def __getstate__(self) -> dict[str, object]:
-        state = {name: getattr(self, name) for name in self.__slots__ if name != "recent"}
-        if self.recent is not None:
-            missing = self.recent.articles.keys() - self.fingerprints.keys()
-            self.fingerprints.update((key, fingerprint(self.recent.articles[key])) for key in missing)
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-        self.recent = None
+        return cls(settings, _Grouping(settings), {}, None, None)
 
     def changes(self, reports: Mapping[str, Article]) -> tuple[set[str], set[str]]:
         """The ids of the articles whose last version goes (stale) and of those whose new one comes (fresh)."""
-        recent = self.recent
-        if recent is None and not self.fingerprints:  # a first run: all is fresh, fingerprints wait for pickling
+        if self.recent is None:
             return set(), set(reports)
-        if recent is not None:
-            last = recent.articles
-            fresh = {
-                key for key, article in reports.items() if (old := last.get(key)) is not article and old != article
-            }
-            stale = (last.keys() - reports.keys()) | (fresh & last.keys())
-            for key in stale:
-                self.fingerprints.pop(key, None)
-            return stale, fresh
-        fingerprints = {key: fingerprint(article) for key, article in reports.items()}
-        known = self.fingerprints
-        stale = {key for key, digest in known.items() if fingerprints.get(key) != digest}
-        fresh = {key for key, digest in fingerprints.items() if known.get(key) != digest}
-        self.fingerprints = fingerprints
+        last = self.recent.articles
+        fresh = {key for key, article in reports.items() if (old := last.get(key)) is not article and old != article}
+        stale = (last.keys() - reports.keys()) | (fresh & last.keys())
         return stale, fresh
 
 

@@ -19,7 +19,7 @@ Here the workers are forked with the sources in memory, so nothing is sent to th
 the positions of their share. The building process reads a share itself instead of
 waiting. A worker sends back its results as one pickle without the sources (the parent
 puts its own ``Source`` back into each ``Text``, so no copy of the bytes is held twice),
-with every record pickled as its class and field values (``dumps``).
+with its records pickled by columns of field values (``dumps``).
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ import io
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, is_dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, BinaryIO
 
 from .cache import SourceResult
 from .config import Config
@@ -51,40 +52,113 @@ _Parcel = tuple[tuple[Block, ...], tuple[Change, ...], tuple[Flag, ...], tuple[A
 _inherited: tuple[Sequence[Source], Config] | None = None
 
 
-def _by_fields(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
-    """Pickle a record as (class, field values): unpickling calls the constructor once."""
-    values = attrgetter(*(field.name for field in fields(cls)))
-    return lambda record: (cls, values(record))
-
-
 # Every record of the pipeline: a parcel holds some, the build's caches all of them.
 _RECORDS = tuple(
     value for value in vars(models).values() if isinstance(value, type) and is_dataclass(value) and value.__module__ == models.__name__
 )
-_DISPATCH = copyreg.dispatch_table.copy()
-_DISPATCH.update({cls: _by_fields(cls) for cls in _RECORDS})
+# Each record class's slots, in field order: a loaded record's fields are written straight
+# into them (see ``load``). Every record is a frozen dataclass with slots and no
+# ``__post_init__``, so its fields are all its state and nothing is checked on the way in.
+_SLOTS = {cls: tuple(vars(cls)[field.name] for field in fields(cls)) for cls in _RECORDS}
+_FIELDS = {cls: tuple(attrgetter(field.name) for field in fields(cls)) for cls in _RECORDS}
+_EMPTY = {cls: (copyreg.__newobj__, (cls,)) for cls in _RECORDS}
+
+
+class _RecordPickler(pickle.Pickler):
+    """Pickles each record as an empty instance of its class, noting it; ``dump`` then
+    pickles the fields of the records noted, class by class, a column per field. A record
+    numbered in ``elsewhere`` is pickled as that number alone."""
+
+    def __init__(self, file: BinaryIO, elsewhere: Mapping[int, int]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.noted: dict[type, list[Any]] = {}
+        self.elsewhere = elsewhere
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        empty = _EMPTY.get(cls)
+        if empty is None:
+            return NotImplemented
+        number = self.elsewhere.get(id(obj))
+        if number is not None:
+            return _elsewhere, (number,)
+        noted = self.noted.get(cls)
+        if noted is None:
+            self.noted[cls] = [obj]
+        else:
+            noted.append(obj)
+        return empty
+
+
+def _elsewhere(number: int) -> Any:
+    """Stands in the pickle for a record kept elsewhere; ``load`` answers it from the records given."""
+    raise pickle.UnpicklingError(f"record {number} is kept elsewhere, and was not given")
+
+
+class _RecordUnpickler(pickle.Unpickler):
+    def __init__(self, file: BinaryIO, elsewhere: Sequence[Any]) -> None:
+        super().__init__(file)
+        self.elsewhere = elsewhere
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == _elsewhere.__name__ and self.elsewhere:
+            return self.elsewhere.__getitem__
+        return super().find_class(module, name)
+
+
+def dump(value: object, file: BinaryIO, elsewhere: Mapping[int, int] | None = None) -> None:
+    """Pickle ``value`` into ``file``, with its records (those of ``models``) by columns of field values.
+
+    The stream is ``value`` itself, in which each record is an empty instance of its
+    class (pickle's NEWOBJ, made in C), then batches of (class, its records, a column
+    per field) until the records met in columns have all been written, then None.
+    Loading a record so costs no Python call: a frozen dataclass's ``__init__`` (or its
+    ``__setstate__``) took most of the time of loading 420,000 cleaning changes.
+    A record must not be a dict key or a set member in ``value``: it is empty until its
+    columns are read, and hashing it fails.
+
+    ``elsewhere`` numbers records (by ``id``) that the reader will have already, in a
+    sequence it gives to ``load``; they are pickled as their numbers.
+    """
+    pickler = _RecordPickler(file, elsewhere or {})
+    pickler.dump(value)
+    while pickler.noted:
+        noted, pickler.noted = pickler.noted, {}
+        # The records are pickled already: here they are references to them.
+        pickler.dump(tuple((cls, tuple(records), tuple(tuple(map(read, records)) for read in _FIELDS[cls])) for cls, records in noted.items()))
+    pickler.dump(None)
 
 
 def dumps(value: object) -> bytes:
-    """Pickle ``value`` with every record of a source's result as its class and field values.
-
-    Unpickling then calls each record's constructor once. For the results of 1,000
-    articles without their sources: 0.15 s to pickle and 0.24 s to unpickle, where the
-    dataclasses' own ``__getstate__``/``__setstate__`` take 0.46 s and 0.44 s.
-    """
+    """``dump`` into bytes."""
     buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _DISPATCH
-    pickler.dump(value)
+    dump(value, buffer)
     return buffer.getvalue()
 
 
-def loads(data: bytes) -> Any:
-    """Unpickle without the cyclic garbage collector: the records hold no cycles, and the
-    collections it started while tens of thousands of them were made cost nearly a
-    third of the time."""
+def load(file: BinaryIO, elsewhere: Sequence[Any] = ()) -> Any:
+    """Unpickle what ``dump`` wrote, without the cyclic garbage collector: the records
+    hold no cycles, and the collections it started while hundreds of thousands of them
+    were made cost nearly a third of the time. ``elsewhere`` holds the records that
+    ``dump`` was told the reader has, in the order it numbered them.
+
+    A stream cut short raises (EOFError, UnpicklingError) rather than returning records
+    whose fields were never read.
+    """
     with collector.paused():
-        return pickle.loads(data)
+        unpickler = _RecordUnpickler(file, elsewhere)
+        value = unpickler.load()
+        while (batch := unpickler.load()) is not None:
+            for cls, records, columns in batch:
+                for slot, column in zip(_SLOTS[cls], columns, strict=True):
+                    # The slot's own setter: a frozen record refuses setattr, not its slots.
+                    deque(map(slot.__set__, records, column), maxlen=0)
+        return value
+
+
+def loads(data: bytes) -> Any:
+    """``load`` from bytes."""
+    return load(io.BytesIO(data))
 
 
 def _read(source: Source, config: Config) -> _Parcel:

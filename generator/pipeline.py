@@ -315,6 +315,6 @@ def rebuild(
         saved = cache.BuildRecord(inputs, written.files, report, written.folders, keys)
         memo.record = store.save_record(saved, stored)
         if persist:
-            store.save_memo(identity, replace(memo, record=None))  # the next build reads the record first
+            store.save_memo(identity, replace(memo, record=None), stored=memo.read)  # the next build reads the record first
     progress.finish()
     return report, memo

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from generator import collate as collate_module
+from generator import collate as collate_module, parallel
 from generator.collate import CollateMemo, collate, collate_incremental
 from generator.config import CollateConfig, Config, RelatedConfig
 from generator.models import Article, DateInfo
@@ -241,3 +241,17 @@ def test_an_edit_redoes_only_the_dispatches_it_touches(monkeypatch: pytest.Monke
     (edited,) = changed
     collate_incremental(archive.articles(), CONFIG, memo)
     assert built and all(edited.id in group for group in built)
+
+
+def test_a_memo_pickled_after_many_articles_went_renumbers_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No spare places: the first save after a source goes renumbers every article, and the
+    # entries still packed since the last load are rewritten to the new places.
+    monkeypatch.setattr(collate_module, "_spare_places", lambda indexed: 0)
+    archive = Archive(4)
+    memo = parallel.loads(parallel.dumps(_check(archive, None)))
+    for _ in range(3):
+        archive.remove_source()
+        memo = parallel.loads(parallel.dumps(_check(archive, memo)))
+        assert len(memo.grouping.places) == len(memo.grouping.key_lengths)
+    archive.add_reprint("900_r")
+    _check(archive, parallel.loads(parallel.dumps(memo)))

@@ -11,14 +11,13 @@ import dataclasses
 import io
 import json
 import os
-import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from generator import accessions, cache, output, pipeline, search
+from generator import accessions, cache, output, parallel, pipeline, search
 from generator.config import Config, load_config
 from generator.models import Page
 
@@ -262,9 +261,9 @@ def test_clean_ignores_a_stale_stage_cache(project: Path) -> None:
     # The build stamped each source with the day the accession register gives it.
     source = dataclasses.replace(source, accession=accessions.read_register(config.content_path)[0][source.file])
     entry = next((project.parent / cache.CACHE_FOLDER / "stages").rglob(f"{cache.stage_key(source, config)}.pickle"))
-    text, articles, problems = pickle.loads(entry.read_bytes())
+    text, articles, problems = parallel.loads(entry.read_bytes())
     stale = tuple(dataclasses.replace(article, headline="陈旧的缓存标题") for article in articles)
-    entry.write_bytes(pickle.dumps((text, stale, problems)))
+    entry.write_bytes(parallel.dumps((text, stale, problems)))
     # Without the gathered collection and the record, the next build must read the stages.
     (project.parent / cache.CACHE_FOLDER / "output.memo.pickle").unlink()
     cache.BuildCache(project.parent / "output").record_file.unlink()

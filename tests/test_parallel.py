@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,3 +77,33 @@ def test_sources_are_never_pickled(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Source, "__getstate__", refuse)
     assert parallel.read_sources(sources, config, workers=2) == expected
+
+
+def test_records_pickled_by_columns_come_back_equal_and_shared_as_they_were() -> None:
+    sources, _, _ = ingest(ROOT / "content")
+    results = [pipeline.read_source(source, Config()) for source in sources]
+    value = {"results": results, "texts": tuple(text for text, _, _ in results), "none": None}
+    loaded = parallel.loads(parallel.dumps(value))
+    assert loaded == value
+    # One object stays one object: the texts of both entries, each text's source.
+    assert all(a is b for a, b in zip(loaded["texts"], (text for text, _, _ in loaded["results"])))
+    assert [type(change) for text in loaded["texts"] for change in text.changes] == [
+        type(change) for text in value["texts"] for change in text.changes
+    ]
+
+
+def test_a_pickle_cut_short_raises_instead_of_giving_empty_records() -> None:
+    sources, _, _ = ingest(ROOT / "content")
+    data = parallel.dumps([pipeline.read_source(source, Config()) for source in sources[:1]])
+    # Cut anywhere, including between the value and the fields of its records.
+    for end in sorted({1, len(data) // 3, len(data) // 2, len(data) - 2, len(data) - 1}):
+        with pytest.raises((EOFError, pickle.UnpicklingError)):
+            parallel.loads(data[:end])
+
+
+def test_every_record_is_its_slots_alone() -> None:
+    # ``load`` writes a record's fields straight into its slots: a record with more
+    # state, or a check in ``__post_init__``, would come back without it.
+    for cls in parallel._RECORDS:
+        assert cls.__slots__ == tuple(field.name for field in dataclasses.fields(cls)), cls
+        assert not hasattr(cls, "__post_init__"), cls
