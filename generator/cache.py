@@ -36,7 +36,8 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 
 from . import __version__, collector
@@ -46,7 +47,7 @@ from .output import FileState, Progress, scan, unchanged_since
 
 CACHE_FOLDER = ".jianbao-cache"
 # Bumped when the layout of the files below changes, so an old cache is ignored, not misread.
-_FORMAT = 9
+_FORMAT = 10
 # The environment variables that can change the output (reproducible dates, see the snapshot issue).
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH",)
 
@@ -226,13 +227,18 @@ def _parts_of(results: Mapping[str, SourceResult]) -> list[list[str]]:
     return [part for part in parts if part]
 
 
-def _records_of(results: Iterable[SourceResult]) -> Iterator[object]:
-    """The records of these results that the memo may refer to, in the order save and load both number them."""
+# Each record class of a source's result, and how to read all its fields' values at once.
+_FIELD_VALUES = {cls: attrgetter(*(field.name for field in fields(cls))) for cls in (Text, Source, Article, Problem)}
+
+
+def _known_of(results: Iterable[SourceResult]) -> Iterator[object]:
+    """What of these results the rest of the memo may hold too, in the order save and load
+    both list it: each record and the value of each of its fields (the collection's
+    articles share their texts with these, and the sources their bytes)."""
     for text, articles, problems in results:
-        yield text
-        yield text.source
-        yield from articles
-        yield from problems
+        for record in (text, text.source, *articles, *problems):
+            yield record
+            yield from _FIELD_VALUES[type(record)](record)
 
 
 FileStamp = tuple[int, int, int]  # inode, size and mtime
@@ -434,10 +440,10 @@ class BuildCache:
                     for name in names:
                         with open(self._parts_folder / f"{name}.pickle", "rb") as part:
                             results.extend(parallel.load(part))
-                    memo = parallel.load(handle, list(_records_of(results)))
+                    memo = parallel.load(handle, _known_of(results))
                     gc.freeze()
             return memo
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError, IndexError, KeyError):
             return None  # unreadable, cut short or from other code: build without it
 
     def save_memo(self, identity: str, memo: object, stored: Mapping[str, SourceResult] | None = None) -> None:
@@ -445,7 +451,7 @@ class BuildCache:
 
         ``stored`` is the memo's per-source results by stage key: they are written in
         parts of their own (``<output>.memo-parts/``), which the next save keeps where their
-        sources are unchanged, and the memo refers to their records. At 10,000 articles
+        sources are unchanged, and the memo refers to their records and values. At 10,000 articles
         they are 180 of its 440 MB, and one edit changes one part.
         """
         from . import parallel  # parallel imports this module
@@ -459,11 +465,10 @@ class BuildCache:
             if not path.exists():  # a part of these very results, saved by an earlier build
                 _write_atomically(path, _dumps(tuple(stored[key] for key in keys)))
             names.append(name)
-        elsewhere = {id(record): number for number, record in enumerate(_records_of(stored.values()))}
         partial = self._memo_file.with_name(f"{self._memo_file.name}.{os.getpid()}.partial")
         with open(partial, "wb") as handle:
             handle.write(f"{identity}\n{' '.join(names)}\n".encode("ascii"))
-            parallel.dump(memo, handle, elsewhere)
+            parallel.dump(memo, handle, _known_of(stored.values()))
         os.replace(partial, self._memo_file)
         named = {f"{name}.pickle" for name in names}
         for entry in self._parts_folder.iterdir():  # parts of older memos, and partial files

@@ -24,13 +24,15 @@ with its records pickled by columns of field values (``dumps``).
 
 from __future__ import annotations
 
+import array
 import copyreg
 import io
 import multiprocessing
 import os
 import pickle
+import sys
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, is_dataclass
 from operator import attrgetter
@@ -66,22 +68,17 @@ _EMPTY = {cls: (copyreg.__newobj__, (cls,)) for cls in _RECORDS}
 
 class _RecordPickler(pickle.Pickler):
     """Pickles each record as an empty instance of its class, noting it; ``dump`` then
-    pickles the fields of the records noted, class by class, a column per field. A record
-    numbered in ``elsewhere`` is pickled as that number alone."""
+    pickles the fields of the records noted, class by class, a column per field."""
 
-    def __init__(self, file: BinaryIO, elsewhere: Mapping[int, int]) -> None:
+    def __init__(self, file: BinaryIO) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.noted: dict[type, list[Any]] = {}
-        self.elsewhere = elsewhere
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
         empty = _EMPTY.get(cls)
         if empty is None:
             return NotImplemented
-        number = self.elsewhere.get(id(obj))
-        if number is not None:
-            return _elsewhere, (number,)
         noted = self.noted.get(cls)
         if noted is None:
             self.noted[cls] = [obj]
@@ -90,23 +87,36 @@ class _RecordPickler(pickle.Pickler):
         return empty
 
 
-def _elsewhere(number: int) -> Any:
-    """Stands in the pickle for a record kept elsewhere; ``load`` answers it from the records given."""
-    raise pickle.UnpicklingError(f"record {number} is kept elsewhere, and was not given")
+# Values pickle writes in full wherever they stand, never as a reference to an earlier one.
+_ATOMIC = (int, float, bool, type(None))
 
 
-class _RecordUnpickler(pickle.Unpickler):
-    def __init__(self, file: BinaryIO, elsewhere: Sequence[Any]) -> None:
-        super().__init__(file)
-        self.elsewhere = elsewhere
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == __name__ and name == _elsewhere.__name__ and self.elsewhere:
-            return self.elsewhere.__getitem__
-        return super().find_class(module, name)
+def _referable(known: Iterable[object]) -> list[object]:
+    return [value for value in known if not isinstance(value, _ATOMIC)]
 
 
-def dump(value: object, file: BinaryIO, elsewhere: Mapping[int, int] | None = None) -> None:
+def _prologue(count: int) -> bytes:
+    """A pickle that puts the reader's known objects 0 .. count - 1 into its memo, in order.
+
+    Each is ``BINPERSID`` of its number (answered by ``persistent_load``), ``MEMOIZE``,
+    ``POP``: eight bytes, laid out by strided copies rather than a loop.
+    """
+    entry = 8
+    body = bytearray(entry * count)
+    numbers = array.array("i", range(count))
+    if sys.byteorder != "little":
+        numbers.byteswap()
+    packed = numbers.tobytes()
+    body[0::entry] = b"J" * count  # BININT: a 4-byte little-endian number
+    for offset in range(4):
+        body[1 + offset :: entry] = packed[offset::4]
+    body[5::entry] = b"Q" * count  # BINPERSID
+    body[6::entry] = b"\x94" * count  # MEMOIZE
+    body[7::entry] = b"0" * count  # POP
+    return b"\x80\x05" + bytes(body) + b"N."
+
+
+def dump(value: object, file: BinaryIO, known: Iterable[object] = ()) -> None:
     """Pickle ``value`` into ``file``, with its records (those of ``models``) by columns of field values.
 
     The stream is ``value`` itself, in which each record is an empty instance of its
@@ -117,10 +127,24 @@ def dump(value: object, file: BinaryIO, elsewhere: Mapping[int, int] | None = No
     A record must not be a dict key or a set member in ``value``: it is empty until its
     columns are read, and hashing it fails.
 
-    ``elsewhere`` numbers records (by ``id``) that the reader will have already, in a
-    sequence it gives to ``load``; they are pickled as their numbers.
+    ``known`` are objects the reader will have already (``load`` is given their
+    counterparts, in the same order): wherever ``value`` holds one of them, the stream
+    holds a reference to its place, read without a Python call.
     """
-    pickler = _RecordPickler(file, elsewhere or {})
+    known = _referable(known)
+    pickler = _RecordPickler(file)
+    file.write(pickle.dumps(len(known), protocol=pickle.HIGHEST_PROTOCOL))
+    if known:
+        file.write(_prologue(len(known)))
+        # The reader's memo holds them at 0 .. len(known) - 1; so must the writer's. An
+        # object known twice keeps its first place, and a stand-in takes the second, so
+        # that the objects pickled next are numbered from len(known) on both sides.
+        memo: dict[int, tuple[int, object]] = {}
+        for number, obj in enumerate(known):
+            if id(obj) in memo:
+                obj = object()
+            memo[id(obj)] = (number, obj)
+        pickler.memo = memo
     pickler.dump(value)
     while pickler.noted:
         noted, pickler.noted = pickler.noted, {}
@@ -136,17 +160,23 @@ def dumps(value: object) -> bytes:
     return buffer.getvalue()
 
 
-def load(file: BinaryIO, elsewhere: Sequence[Any] = ()) -> Any:
+def load(file: BinaryIO, known: Iterable[object] = ()) -> Any:
     """Unpickle what ``dump`` wrote, without the cyclic garbage collector: the records
     hold no cycles, and the collections it started while hundreds of thousands of them
-    were made cost nearly a third of the time. ``elsewhere`` holds the records that
-    ``dump`` was told the reader has, in the order it numbered them.
+    were made cost nearly a third of the time. ``known`` are the reader's counterparts
+    of the objects ``dump`` was told of, in the same order.
 
-    A stream cut short raises (EOFError, UnpicklingError) rather than returning records
-    whose fields were never read.
+    A stream cut short, or written with other known objects than those given, raises
+    (EOFError, UnpicklingError) rather than returning records whose fields were never read.
     """
+    known = _referable(known)
     with collector.paused():
-        unpickler = _RecordUnpickler(file, elsewhere)
+        unpickler = pickle.Unpickler(file)
+        if unpickler.load() != len(known):
+            raise pickle.UnpicklingError("the pickle refers to other known objects than those given")
+        if known:
+            unpickler.persistent_load = known.__getitem__
+            unpickler.load()
         value = unpickler.load()
         while (batch := unpickler.load()) is not None:
             for cls, records, columns in batch:

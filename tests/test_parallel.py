@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import multiprocessing
 import os
 import pickle
@@ -107,3 +108,22 @@ def test_every_record_is_its_slots_alone() -> None:
     for cls in parallel._RECORDS:
         assert cls.__slots__ == tuple(field.name for field in dataclasses.fields(cls)), cls
         assert not hasattr(cls, "__post_init__"), cls
+
+
+def test_known_objects_are_pickled_as_references_to_the_readers_own() -> None:
+    sources, _, _ = ingest(ROOT / "content")
+    text, articles, _ = pipeline.read_source(sources[0], Config())
+    collated = tuple(dataclasses.replace(article, dispatch="d-1") for article in articles)
+    # An object twice, and a number, which is never a reference.
+    known = [text, articles[0].paragraphs, articles[0].paragraphs, 7, *(article.paragraphs for article in articles)]
+    value = {"text": text, "collated": collated}
+    buffer = io.BytesIO()
+    parallel.dump(value, buffer, known)
+    theirs = parallel.loads(parallel.dumps(known))  # the reader's equal copies
+    loaded = parallel.load(io.BytesIO(buffer.getvalue()), theirs)
+    assert loaded == value
+    assert loaded["text"] is theirs[0]
+    assert loaded["collated"][0].paragraphs is theirs[1]
+    assert len(buffer.getvalue()) < len(parallel.dumps(value)) / 4
+    with pytest.raises(pickle.UnpicklingError):
+        parallel.load(io.BytesIO(buffer.getvalue()), theirs[:-1])
