@@ -76,8 +76,12 @@ def test_sources_are_never_pickled(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(source: Source) -> None:
         raise AssertionError(f"{source.file} was pickled")
 
-    monkeypatch.setattr(Source, "__getstate__", refuse)
+    # A record's fields are read when it is pickled (see parallel.dump); the workers are
+    # forked after the patch.
+    monkeypatch.setitem(parallel._FIELDS, Source, (refuse,))
     assert parallel.read_sources(sources, config, workers=2) == expected
+    with pytest.raises(AssertionError, match="was pickled"):
+        parallel.dumps(sources[0])
 
 
 def test_records_pickled_by_columns_come_back_equal_and_shared_as_they_were() -> None:
