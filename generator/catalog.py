@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -193,12 +193,12 @@ def catalog(collection: Collection) -> dict[str, Any]:
     }
 
 
-# Section -> record name -> (the record, its encoded line: UTF-8, with the indent), as
-# one call of ``encoded_catalog`` made them. The next call encodes a record again only
-# when it is neither the same object nor equal to the one its line was made from; equal
-# records give equal lines, as an entry shows strings, whole numbers, booleans and None
-# (never a float, where == would call 0.0 and -0.0 the same).
+# Section -> record name -> (what the line was made from, its encoded line: UTF-8, with
+# the indent), as one call of ``encoded_catalog`` made them. What a line was made from is
+# the record itself, or the stamp the caller gave for it (see ``encoded_catalog``).
 CatalogLines = dict[str, dict[str, tuple[Any, bytes]]]
+# Section -> record name -> a value that changes whenever the record's entry could.
+CatalogStamps = Mapping[str, Mapping[str, Hashable]]
 
 
 def catalog_json(collection: Collection) -> bytes:
@@ -206,9 +206,18 @@ def catalog_json(collection: Collection) -> bytes:
     return encoded_catalog(collection, {})[0]
 
 
-def encoded_catalog(collection: Collection, previous: CatalogLines) -> tuple[bytes, CatalogLines]:
+def encoded_catalog(
+    collection: Collection, previous: CatalogLines, stamps: CatalogStamps | None = None
+) -> tuple[bytes, CatalogLines]:
     """catalog.json, with the lines of ``previous`` (from the last call) for the records
     that did not change, and the lines of this one for the next.
+
+    A record is unchanged when its stamp in ``stamps`` (for the sections it has) equals
+    the one its line was made with; otherwise when it is the same object as the record
+    its line was made from, or equal to it: equal records give equal lines, as an entry
+    shows strings, whole numbers, booleans and None (never a float, where == would call
+    0.0 and -0.0 the same). Lines kept with stamps hold no record, so they can be stored
+    apart from the collection.
 
     Each record goes through json's C encoder on its own line (an indented dump runs
     the pure-Python encoder and takes seconds on a large collection), so the file
@@ -225,10 +234,12 @@ def encoded_catalog(collection: Collection, previous: CatalogLines) -> tuple[byt
         pieces.append((b",\n" if number else b"") + f'"{section}": ['.encode("utf-8"))
         separator = b"\n"
         known, kept = previous.get(section, {}), current.setdefault(section, {})
+        marks = stamps.get(section) if stamps is not None else None
         for name, record in records:
+            made_from = record if marks is None else marks[name]
             before = known.get(name)
-            if before is None or (before[0] is not record and before[0] != record):
-                before = (record, b"  " + encode(entry(record)).encode("utf-8"))
+            if before is None or (before[0] is not made_from and before[0] != made_from):
+                before = (made_from, b"  " + encode(entry(record)).encode("utf-8"))
             kept[name] = before
             pieces += (separator, before[1])
             separator = b",\n"

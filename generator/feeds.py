@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from datetime import date as date_type
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
@@ -115,11 +115,13 @@ def atom_feed(collection: Collection, config: Config, moment: datetime) -> bytes
     return ("\n".join(head + body + ["</feed>"]) + "\n").encode("utf-8")
 
 
-def _urlset(urls: Sequence[str]) -> bytes:
-    lines = ['<?xml version="1.0" encoding="utf-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    lines.extend(f"  <url><loc>{_xml_text(url)}</loc></url>" for url in urls)
-    lines.append("</urlset>")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+def _url_line(url: str) -> str:
+    return f"  <url><loc>{_xml_text(url)}</loc></url>"
+
+
+def _urlset(lines: Sequence[str]) -> bytes:
+    head = '<?xml version="1.0" encoding="utf-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+    return (head + "".join(line + "\n" for line in lines) + "</urlset>\n").encode("utf-8")
 
 
 def _sitemap_part(number: int) -> str:
@@ -133,16 +135,31 @@ def sitemap_paths(url_count: int) -> list[str]:
     return [_sitemap_part(number) for number in range(1, -(-url_count // SITEMAP_LIMIT) + 1)] + [SITEMAP_PATH]
 
 
-def sitemap_files(page_paths: Iterable[str], config: Config) -> dict[str, bytes]:
-    """sitemap.xml for every HTML page; past 50,000 URLs a sitemap index and its parts."""
-    urls = [absolute_url(config, path) for path in sorted(set(page_paths))]
-    if len(urls) <= SITEMAP_LIMIT:
-        return {SITEMAP_PATH: _urlset(urls)}
+def sitemap_files(
+    page_paths: Iterable[str], config: Config, known: MutableMapping[str, str] | None = None
+) -> dict[str, bytes]:
+    """sitemap.xml for every HTML page; past 50,000 URLs a sitemap index and its parts.
+
+    ``known`` (path -> its line, for one config) gives the lines of the paths it holds,
+    and is left holding those of ``page_paths``: a path's line depends on the path and
+    ``base_url`` alone.
+    """
+    lines = known if known is not None else {}
+    paths = sorted(set(page_paths))
+    for path in paths:
+        if path not in lines:
+            lines[path] = _url_line(absolute_url(config, path))
+    if len(lines) > len(paths):
+        for gone in lines.keys() - set(paths):
+            del lines[gone]
+    ordered = [lines[path] for path in paths]
+    if len(ordered) <= SITEMAP_LIMIT:
+        return {SITEMAP_PATH: _urlset(ordered)}
     files: dict[str, bytes] = {}
     index = ['<?xml version="1.0" encoding="utf-8"?>', '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for number, start in enumerate(range(0, len(urls), SITEMAP_LIMIT), start=1):
+    for number, start in enumerate(range(0, len(ordered), SITEMAP_LIMIT), start=1):
         name = _sitemap_part(number)
-        files[name] = _urlset(urls[start : start + SITEMAP_LIMIT])
+        files[name] = _urlset(ordered[start : start + SITEMAP_LIMIT])
         index.append(f"  <sitemap><loc>{_xml_text(absolute_url(config, name))}</loc></sitemap>")
     index.append("</sitemapindex>")
     files[SITEMAP_PATH] = ("\n".join(index) + "\n").encode("utf-8")

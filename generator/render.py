@@ -163,9 +163,19 @@ class DateNode:
     parts: tuple[str, ...]  # folder names under dates/
     children: dict[str, "DateNode"] = field(default_factory=dict)
     dispatches: list[Dispatch] = field(default_factory=list)  # those dated exactly this finely
+    # total(), once the tree is built (a one-item list: the node itself is frozen)
+    counted: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def total(self) -> int:
-        return len(self.dispatches) + sum(child.total() for child in self.children.values())
+        if not self.counted:
+            self.counted.append(len(self.dispatches) + sum(child.total() for child in self.children.values()))
+        return self.counted[0]
+
+    def members(self) -> Iterator[Dispatch]:
+        """The dispatches of this node and of every node below it, in the tree's order."""
+        yield from self.dispatches
+        for child in self.children.values():
+            yield from child.members()
 
 
 # ---------------------------------------------------------------- dates and names
@@ -181,6 +191,7 @@ UNKNOWN_YEAR = "unknown-year"
 UNDATED = "undated"
 
 
+@functools.lru_cache(maxsize=65536)
 def date_parts(value: str | None) -> tuple[str | None, str | None, str | None] | None:
     """(year, month, day) of an ISO date or a yearless '--MM-DD'; None when there is no date."""
     if value is None:
@@ -402,8 +413,9 @@ TAXONOMIES = (
 # ---------------------------------------------------------------- keys: what each page is made from
 
 # Source fields no page shows as they are: the bytes are stood for by their sha256 (the raw
-# file is keyed by it), and the decoded text is those bytes read with ``encoding``.
-_STOOD_FOR = frozenset({"raw", "text"})
+# file is keyed by it), and the decoded text is those bytes read with ``encoding``. (Only a
+# Source's: a Dateline's or a Reading's text is shown as it is.)
+_STOOD_FOR = {Source: frozenset({"raw", "text"})}
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
@@ -426,7 +438,8 @@ def _flattener(kind: type) -> Callable[[Any], Any]:
     only fields holding other records are converted, each by a converter chosen once
     from its type.
     """
-    names = [f.name for f in fields(kind) if f.name not in _STOOD_FOR]
+    stood_for = _STOOD_FOR.get(kind, frozenset())
+    names = [f.name for f in fields(kind) if f.name not in stood_for]
     try:
         hints = typing.get_type_hints(kind)
     except (NameError, TypeError):  # an annotation that cannot be resolved: walk every field
@@ -472,6 +485,57 @@ def _flat(value: Any) -> Any:
     return _flattener(type(value))(value)
 
 
+_FLOATLESS = (str, int, bool, bytes, type(None))
+
+
+def _float_reader(hint: Any) -> Callable[[Any], Any] | None:
+    """How to read the floats a value of this type holds, as their reprs; None when it holds none.
+
+    == calls 0.0 and -0.0 the same, which print differently; their reprs do not."""
+    if hint is float:
+        return repr
+    if isinstance(hint, type) and is_dataclass(hint):
+        readers = _float_fields(hint)
+        return None if readers is None else (lambda record: [read(getattr(record, name)) for name, read in readers])
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal or (origin is None and hint in _FLOATLESS):
+        return None
+    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
+        read_item = _float_reader(arguments[0])
+        return None if read_item is None else (lambda value: [read_item(item) for item in value])
+    if origin in (typing.Union, types.UnionType, tuple) and all(
+        argument is Ellipsis or _float_reader(argument) is None for argument in arguments
+    ):
+        return None
+    return repr  # a float somewhere inside, or a type not told apart here: the whole repr
+
+
+@functools.cache
+def _float_fields(kind: type) -> tuple[tuple[str, Callable[[Any], Any]], ...] | None:
+    """The fields of a dataclass that can hold a float, each with its ``_float_reader``;
+    None when there are none."""
+    try:
+        hints = typing.get_type_hints(kind)
+    except (NameError, TypeError):  # an annotation that cannot be resolved: compare every field by repr
+        return tuple((f.name, repr) for f in fields(kind))
+    readers = tuple((f.name, reader) for f in fields(kind) if (reader := _float_reader(hints.get(f.name, Any))) is not None)
+    return readers or None
+
+
+def _same_record(before: Any, record: Any) -> bool:
+    """Whether two records give the same digest, told without taking it: the same object,
+    or equal with the same floats (== alone would call 0.0 and -0.0 the same)."""
+    if before is record:
+        return True
+    if type(before) is not type(record) or before != record:
+        return False
+    for name, read in _float_fields(type(record)) or ():
+        mine, theirs = getattr(before, name), getattr(record, name)
+        if mine is not theirs and read(mine) != read(theirs):
+            return False
+    return True
+
+
 # marshal format 2 writes every string as its UTF-8 bytes, shared or interned or not (from
 # format 3 on, a repeated object becomes a back-reference and an interned string is marked),
 # so equal values give equal bytes however the collection was made or loaded. It copies
@@ -486,6 +550,9 @@ def _digest(value: Any) -> str:
 # ---------------------------------------------------------------- the renderer
 
 Job = Callable[[], "str | bytes"]
+# What a worker's share of the pages gives back: the pages, the items it made (id ->
+# (item digest, item)) and their HTML (id, item digest, root, HTML).
+_Part = tuple[list[Page], dict[str, tuple[str, "DispatchItem"]], list[tuple[str, str, str, Markup]]]
 
 
 R = TypeVar("R", Source, Article, Dispatch)
@@ -508,37 +575,47 @@ class RenderMemo:
     sources: dict[str, tuple[Source, str]]  # id -> (the record, its digest)
     articles: dict[str, tuple[Article, str]]
     dispatches: dict[str, tuple[Dispatch, str]]
-    items: dict[str, tuple[Dispatch, tuple[str | None, ...], str]]  # id -> (dispatch, its witnesses' files, item digest)
+    items: dict[str, tuple[str, tuple[str | None, ...], str]]  # id -> (dispatch digest, its witnesses' files, item digest)
     # A group of pages (or one page, named by its path) -> (its signature, the (path, key)
     # of each of its pages, the names of the groups inside it)
     groups: dict[Hashable, tuple[Any, tuple[tuple[str, str], ...], tuple[Hashable, ...]]]
     slugs: dict[str, tuple[tuple[str, ...], dict[str, str]]]  # taxonomy -> (its terms, sorted; their slugs)
     catalog: layout.CatalogLines
     theme: Theme | None  # its templates, compiled
-    # (dispatch id, item digest, root) -> the dispatch as dispatch_item.html shows it in a
-    # list that far below the root (theme and config are the memo's own)
-    items_html: dict[tuple[str, str, str], Markup]
+    # dispatch id -> (item digest, root -> the dispatch as dispatch_item.html shows it in a
+    # list that far below the root); theme and config are the memo's own
+    items_html: dict[str, tuple[str, dict[str, Markup]]]
+    made_items: dict[str, tuple[str, DispatchItem]]  # id -> (item digest, the dispatch as lists show it)
+    sitemap: dict[str, str]  # page path -> its line in the sitemap (see feeds.sitemap_files)
+    compiled: dict[str, bytes]  # the theme's templates, compiled (see theme.CompiledTemplates)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The catalog's lines are as large as catalog.json, a theme holds compiled code,
-        # and the items' HTML is remade as lists are: none is stored. Loaded records are
-        # new objects, so their digests are computed again; the groups' keys still save
-        # hashing every page's inputs.
-        return {**self.__dict__, "catalog": {}, "theme": None, "items_html": {}}
+        # A theme holds compiled code objects, which do not pickle; ``compiled`` holds
+        # them as bytes. The rest is kept: a memo read back from disk (the build command,
+        # serve's start) would otherwise make the catalog's lines, the items' HTML and the
+        # sitemap's lines again on its first render, seconds at 10,000 articles; stored,
+        # the lines and the HTML are strings and bytes, which pickle as copies.
+        return {**self.__dict__, "theme": None}
 
 
-def _record_digests(
-    records: Iterable[R], previous: Mapping[str, tuple[R, str]], *, equal_is_same: bool = False
-) -> dict[str, tuple[R, str]]:
+def _changed_entries(now: Mapping[str, tuple[Any, ...]], then: Mapping[str, tuple[Any, ...]], digest: int) -> set[str]:
+    """The ids whose entry's digest (at place ``digest``) differs between two memos, or that only one has."""
+    ids = {key for key, entry in now.items() if (old := then.get(key)) is None or old[digest] != entry[digest]}
+    return ids | (then.keys() - now.keys())
+
+
+def _record_digests(records: Iterable[R], previous: Mapping[str, tuple[R, str]]) -> dict[str, tuple[R, str]]:
     """Each record's id -> (the record, the digest of its fields), the digest taken from
-    ``previous`` when it was computed from this very object (or, with ``equal_is_same``,
-    from an equal one: only for records whose fields cannot hold a float, where == would
-    call 0.0 and -0.0 the same)."""
+    ``previous`` when it was computed from this very object or from one that gives the
+    same digest (``_same_record``: each build makes its sources anew, and a memo read back
+    from disk holds copies of the records the collection now has)."""
     digests: dict[str, tuple[R, str]] = {}
     for record in records:
         before = previous.get(record.id)
-        if before is None or (before[0] is not record and not (equal_is_same and before[0] == record)):
+        if before is None or not _same_record(before[0], record):
             before = (record, _digest(_flat(record)))
+        elif before[0] is not record:
+            before = (record, before[1])  # the next render is handed this object: let it find it so
         digests[record.id] = before
     return digests
 
@@ -566,7 +643,8 @@ class _Renderer:
         self.collection = collection
         self.config = config
         self.site_key = site_key
-        self.theme = previous.theme if previous is not None and previous.theme is not None else Theme(config)
+        compiled = previous.compiled if previous is not None else {}
+        self.theme = previous.theme if previous is not None and previous.theme is not None else Theme(config, compiled)
         self.sources = sorted(collection.sources, key=lambda source: source.id)
         self.source_by_id = {source.id: source for source in collection.sources}
         self.text_by_id = {text.source.id: text for text in collection.texts}
@@ -576,71 +654,103 @@ class _Renderer:
         self.newest = newest_first(collection.dispatches)
         self.dispatches = sorted(collection.dispatches, key=lambda dispatch: dispatch.id)
         self.moment = build_time(collection)
-        self.item_store: dict[str, DispatchItem] = {}
         # Each taxonomy: term -> its dispatches (newest first), and term -> folder name.
         self.members: dict[str, dict[str, list[Dispatch]]] = {}
         self.slugs: dict[str, dict[str, str]] = {}
+        # (taxonomy, term) of each term whose slug is not the last render's; None: no last render.
+        self.slugs_changed: set[tuple[str, str]] | None = set()
         self.slug_memo: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
         # Each taxonomy: dispatch id -> its terms, in the order of self.newest.
         self.terms: dict[str, dict[str, tuple[str, ...]]] = {}
         for taxonomy in TAXONOMIES:
             members: dict[str, list[Dispatch]] = {}
-            terms = self.terms[taxonomy.folder] = {}
-            for dispatch in self.newest:
-                names = terms[dispatch.id] = taxonomy.terms_of(dispatch)
-                for term in dict.fromkeys(names):
-                    members.setdefault(term, []).append(dispatch)
+            terms_of = taxonomy.terms_of
+            terms = self.terms[taxonomy.folder] = {dispatch.id: terms_of(dispatch) for dispatch in self.newest}
+            for dispatch, names in zip(self.newest, terms.values()):  # dispatch ids are unique
+                for term in names if len(names) < 2 else dict.fromkeys(names):
+                    shared = members.get(term)
+                    if shared is None:
+                        members[term] = [dispatch]
+                    else:
+                        shared.append(dispatch)
             self.members[taxonomy.folder] = members
             names = tuple(sorted(members))
             known = previous.slugs.get(taxonomy.folder) if previous is not None else None
             self.slugs[taxonomy.folder] = known[1] if known is not None and known[0] == names else term_slugs(names)
             self.slug_memo[taxonomy.folder] = (names, self.slugs[taxonomy.folder])
+            if known is None:
+                self.slugs_changed = None
+            elif self.slugs_changed is not None and known[1] is not self.slugs[taxonomy.folder]:
+                slugs = self.slugs[taxonomy.folder]
+                self.slugs_changed.update(
+                    (taxonomy.folder, term) for term in known[1].keys() | slugs.keys() if known[1].get(term) != slugs.get(term)
+                )
         # What each record contributes to the keys of the pages that show it. A source's
         # cleaned text is not hashed: clean() makes it from the source alone and the code
         # is in site_key (hashing 420,000 cleaning changes at 10,000 articles cost a second).
-        before = previous or RenderMemo(site_key, config, {}, {}, {}, {}, {}, {}, {}, None, {})
+        before = previous or RenderMemo(site_key, config, {}, {}, {}, {}, {}, {}, {}, None, {}, {}, {}, compiled)
+        dispatches = _record_digests(collection.dispatches, before.dispatches)
         self.memo = RenderMemo(
             site_key,
             config,
-            # Each build makes its sources anew (with their accession dates), equal to the last.
-            sources=_record_digests(collection.sources, before.sources, equal_is_same=True),
+            sources=_record_digests(collection.sources, before.sources),
             articles=_record_digests(collection.articles, before.articles),
-            dispatches=_record_digests(collection.dispatches, before.dispatches),
-            items=self._item_digests(before.items),
+            dispatches=dispatches,
+            items=self._item_digests(dispatches, before.items),
             groups={},  # filled as the pages are planned
             slugs=self.slug_memo,
             catalog=before.catalog,  # replaced when the catalog is made again
             theme=self.theme,
             items_html={},
+            made_items={},  # filled below
+            sitemap=dict(before.sitemap),  # updated when the sitemap is made again
+            compiled=compiled,
         )
         self.source_digest = {key: digest for key, (_, digest) in self.memo.sources.items()}
         self.article_digest = {key: digest for key, (_, digest) in self.memo.articles.items()}
         self.dispatch_digest = {key: digest for key, (_, digest) in self.memo.dispatches.items()}
         self.item_digest = {key: digest for key, (_, _, digest) in self.memo.items.items()}
-        # The items' HTML the last render made, of the items that are still as they were.
-        self.item_cache = self.memo.items_html
-        self.item_cache.update(item for item in before.items_html.items() if self.item_digest.get(item[0][0]) == item[0][1])
+        # The dispatches whose item is not the last render's (or is gone): what the last
+        # render made of the others, items and their HTML, is taken as it is.
+        self.items_changed = _changed_entries(self.memo.items, before.items, 2)
+        self.memo.made_items = dict(before.made_items)
+        self.memo.items_html = dict(before.items_html)
+        for dispatch_id in self.items_changed:
+            self.memo.made_items.pop(dispatch_id, None)
+            self.memo.items_html.pop(dispatch_id, None)
         self.previous_groups = before.groups
+        self.previous = previous  # None: nothing to take from
+        self.before = before
+        # What this renderer added to the memo's items and their HTML: a forked worker
+        # sends its additions back with its pages.
+        self.fresh_items: list[str] = []
+        self.fresh_html: list[tuple[str, str]] = []  # (dispatch id, root)
         # path -> (key, job); filled by plan_all().
         self.plan: dict[str, tuple[str, Job]] = {}
         self.clashes: list[str] = []
+        self.source_signature: dict[str, tuple[Any, ...]] = {}  # source id -> what its page is planned from
+        # Outputs whose making fills the memo: made in this process when others render in workers.
+        self.made_here = {layout.CATALOG_PATH}
         # The groups being planned, innermost last: the (path, key) of their pages and the
         # names of the groups inside them.
         self.frames: list[tuple[list[tuple[str, str]], list[Hashable]]] = []
         self.capturing: dict[str, Job] | None = None  # the jobs of a group planned again for them
 
     def _item_digests(
-        self, previous: Mapping[str, tuple[Dispatch, tuple[str | None, ...], str]]
-    ) -> dict[str, tuple[Dispatch, tuple[str | None, ...], str]]:
+        self,
+        dispatches: Mapping[str, tuple[Dispatch, str]],
+        previous: Mapping[str, tuple[str, tuple[str | None, ...], str]],
+    ) -> dict[str, tuple[str, tuple[str | None, ...], str]]:
         """The digest of everything ``_item`` reads, for each dispatch; kept from ``previous``
-        when the dispatch is the same object and its witnesses come from the same files."""
+        when the dispatch's digest is the same and its witnesses come from the same files."""
         digests = {}
+        articles = self.article_by_id
         for dispatch in self.collection.dispatches:
-            articles = self.article_by_id
-            files = tuple(articles[w].source if w in articles else None for w in dispatch.witnesses)
+            files = tuple([articles[w].source if w in articles else None for w in dispatch.witnesses])
+            digest = dispatches[dispatch.id][1]
             before = previous.get(dispatch.id)
-            if before is None or before[0] is not dispatch or before[1] != files:
-                before = (dispatch, files, _digest(self._item_inputs(dispatch, files)))
+            if before is None or before[0] != digest or before[1] != files:
+                before = (digest, files, _digest(self._item_inputs(dispatch, files)))
             digests[dispatch.id] = before
         return digests
 
@@ -723,10 +833,12 @@ class _Renderer:
 
     def item(self, dispatch_id: str) -> DispatchItem:
         """A dispatch as lists show it, made the first time a page needs it."""
-        item = self.item_store.get(dispatch_id)
-        if item is None:
-            item = self.item_store[dispatch_id] = self._item(self.dispatch_by_id[dispatch_id])
-        return item
+        digest = self.item_digest[dispatch_id]
+        made = self.memo.made_items.get(dispatch_id)
+        if made is None or made[0] != digest:
+            made = self.memo.made_items[dispatch_id] = (digest, self._item(self.dispatch_by_id[dispatch_id]))
+            self.fresh_items.append(dispatch_id)
+        return made[1]
 
     def items_html(self, items: Iterable[DispatchItem], path: str) -> tuple[Markup, ...]:
         """Each item through dispatch_item.html, rendered once per page depth and reused."""
@@ -734,10 +846,14 @@ class _Renderer:
         template = self.theme.template("dispatch_item.html")
         rendered = []
         for item in items:
-            key = (item.id, self.item_digest[item.id], root)
-            html = self.item_cache.get(key)
+            digest = self.item_digest[item.id]
+            made = self.memo.items_html.get(item.id)
+            if made is None or made[0] != digest:
+                made = self.memo.items_html[item.id] = (digest, {})
+            html = made[1].get(root)
             if html is None:
-                html = self.item_cache[key] = Markup(template.render(item=item, root=root, site=self.config))
+                html = made[1][root] = Markup(template.render(item=item, root=root, site=self.config))
+                self.fresh_html.append((item.id, root))
             rendered.append(html)
         return tuple(rendered)
 
@@ -849,6 +965,7 @@ class _Renderer:
                 tuple([article_digest[article.id] for article in articles]),
                 tuple([item_digest.get(article.dispatch) for article in articles if article.dispatch]),
             )
+            self.source_signature[source.id] = signature
             self.group(("source", source.id), signature, functools.partial(self._plan_source, signature, source))
 
     def _plan_source(self, signature: tuple[Any, ...], source: Source) -> None:
@@ -937,12 +1054,41 @@ class _Renderer:
 
     # -------------------------------------------------------------- dispatches
 
+    def _dispatch_pages_to_plan(self) -> set[str] | None:
+        """The dispatches whose page's inputs (see ``plan_dispatches``) may differ from the
+        last render's: those whose digest, a witness's or its source's, a related item's or
+        a term's slug changed. None: every one (no last render to compare with)."""
+        if self.previous is None or self.slugs_changed is None:
+            return None
+        before = self.before
+        dirty = _changed_entries(self.memo.dispatches, before.dispatches, 1)
+        articles = _changed_entries(self.memo.articles, before.articles, 1)
+        for source_id in _changed_entries(self.memo.sources, before.sources, 1):
+            articles.update(article.id for article in self.articles_of.get(source_id, []))
+        items = self.items_changed
+        if articles or items:
+            for dispatch in self.dispatches:
+                if not articles.isdisjoint(dispatch.witnesses) or any(link.dispatch in items for link in dispatch.related):
+                    dirty.add(dispatch.id)
+        for folder, term in self.slugs_changed:
+            dirty.update(dispatch.id for dispatch in self.members[folder].get(term, ()))
+        return dirty
+
     def plan_dispatches(self) -> None:
         # Each term with its folder, as a dispatch page links to it (without its count: see dispatch_page).
         taxonomies = [(self.terms[taxonomy.folder], self.slugs[taxonomy.folder]) for taxonomy in TAXONOMIES]
         article_by_id, article_digest, source_digest = self.article_by_id, self.article_digest, self.source_digest
         dispatch_digest, item_digest = self.dispatch_digest, self.item_digest
+        dirty = self._dispatch_pages_to_plan()
+        previous_groups = self.previous_groups
         for dispatch in self.dispatches:
+            if dirty is not None and dispatch.id not in dirty:
+                # Every input of its page is as the last render planned it from.
+                path = layout.dispatch_path(dispatch.id)
+                before = previous_groups[path]
+                self._keep(path, before)
+                self._enter(path, before[1][0][1], functools.partial(self.dispatch_page, dispatch))
+                continue
             witnesses = [article_by_id.get(witness) for witness in dispatch.witnesses]
             inputs = (
                 dispatch_digest[dispatch.id],
@@ -1090,8 +1236,16 @@ class _Renderer:
         item_digest = self.item_digest
         signature = (heading, self._links(children), self._links(trail), node.total(), tuple([item_digest[d.id] for d in own]))
         self.group(("dates", folder), signature, functools.partial(self._plan_date_pages, signature, own, folder, children, trail))
+        below = trail + (Link(node.label, node.path),)
         for key in keys:
-            self.plan_dates(node.children[key], trail + (Link(node.label, node.path),))
+            child = node.children[key]
+            if node.parts:
+                self.plan_dates(child, below)
+                continue
+            # Each year (and the year-unknown and undated groups) is planned from what it
+            # holds: one dispatch more leaves the other years' pages as they were.
+            members = tuple([(d.id, item_digest[d.id], d.date.value) for d in child.members()])
+            self.group(("date-tree", key), (self._links(below), members), functools.partial(self.plan_dates, child, below))
 
     def _plan_date_pages(
         self, signature: tuple[Any, ...], own: Sequence[Dispatch], folder: str, children: tuple[Link, ...], trail: tuple[Link, ...]
@@ -1206,9 +1360,10 @@ class _Renderer:
         """The sitemap, catalog, feed, robots.txt and the theme's static files."""
         # First: the sitemap lists every page planned before it (the theme's files are not pages).
         html_pages = sorted(path for path in self.plan if path.endswith(".html") and path != NOT_FOUND_PATH)
-        sitemaps = functools.cache(lambda: sitemap_files(html_pages + [SEARCH_PATH], self.config))
+        sitemaps = functools.cache(lambda: sitemap_files(html_pages + [SEARCH_PATH], self.config, self.memo.sitemap))
         for path in sitemap_paths(len(html_pages) + 1):
             self.add(path, tuple(html_pages), functools.partial(lambda name: sitemaps()[name], path))
+            self.made_here.add(path)
         self.add(
             layout.CATALOG_PATH,
             (
@@ -1230,8 +1385,16 @@ class _Renderer:
             self.add(f"static/{path}", hashlib.sha256(content).hexdigest(), functools.partial(bytes, content))
 
     def catalog_file(self) -> bytes:
+        # A record's line is kept while its digest (which covers every field an entry
+        # shows) is the same, and a source's while its articles' are too (its page's
+        # signature holds both).
+        stamps = {
+            "sources": self.source_signature,
+            "articles": self.article_digest,
+            "dispatches": self.dispatch_digest,
+        }
         with collector.paused():  # a tuple per record, and no cycle (see the import)
-            content, self.memo.catalog = layout.encoded_catalog(self.collection, self.memo.catalog)
+            content, self.memo.catalog = layout.encoded_catalog(self.collection, self.memo.catalog, stamps)
         return content
 
     def plan_all(self) -> None:
@@ -1259,6 +1422,18 @@ class _Renderer:
             pages.append(Page(path, content.encode("utf-8") if isinstance(content, str) else content))
         return pages
 
+    def run_part(self, paths: Sequence[str]) -> _Part:
+        """``run`` in a forked worker: the pages, and what it added to the memo's items."""
+        self.fresh_items.clear()
+        self.fresh_html.clear()
+        pages = self.run(paths)
+        made, html = self.memo.made_items, self.memo.items_html
+        return (
+            pages,
+            {key: made[key] for key in self.fresh_items},
+            [(key, html[key][0], root, html[key][1][root]) for key, root in self.fresh_html],
+        )
+
     def render(self, unchanged: Mapping[str, str] | None) -> RenderedSite:
         with collector.paused():
             self.plan_all()
@@ -1279,17 +1454,23 @@ class _Renderer:
             for name in self.theme.environment.list_templates():
                 self.theme.template(name)
             _ACTIVE = self
-            # The catalog is made here, while the workers run: its lines go into the memo.
-            here = [path for path in wanted if path == layout.CATALOG_PATH]
-            elsewhere = [path for path in wanted if path != layout.CATALOG_PATH]
+            # The catalog and the sitemap are made here, while the workers run: their lines go into the memo.
+            here = [path for path in wanted if path in self.made_here]
+            elsewhere = [path for path in wanted if path not in self.made_here]
             chunks = [elsewhere[start : start + _CHUNK] for start in range(0, len(elsewhere), _CHUNK)]
             try:
                 context = multiprocessing.get_context("fork")
                 with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                     parts = pool.map(_run_active, chunks)
                     pages.extend(self.run(here))
-                    for part in parts:
+                    for part, items, items_html in parts:
                         pages.extend(part)
+                        self.memo.made_items.update(items)
+                        for key, digest, root, html in items_html:
+                            made = self.memo.items_html.get(key)
+                            if made is None:  # (a worker made it under this render's digest: it cannot differ)
+                                made = self.memo.items_html[key] = (digest, {})
+                            made[1][root] = html
             finally:
                 _ACTIVE = None
         pages.sort(key=lambda page: page.path)
@@ -1322,9 +1503,9 @@ _CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
 _ACTIVE: _Renderer | None = None
 
 
-def _run_active(paths: Sequence[str]) -> list[Page]:
+def _run_active(paths: Sequence[str]) -> _Part:
     assert _ACTIVE is not None, "a render worker started without its renderer"
-    return _ACTIVE.run(paths)
+    return _ACTIVE.run_part(paths)
 
 
 def render_site(

@@ -118,3 +118,22 @@ def test_the_catalog_reencodes_only_changed_records_and_stays_exact(monkeypatch:
     assert "改过的标题" in second.decode("utf-8") and second != first
     assert second == catalog_json(edited)  # the same bytes as encoding every record anew
     assert json.loads(second) == catalog(edited)
+
+
+def test_with_stamps_a_line_is_kept_exactly_while_its_stamp_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A renderer stamps each record with its digest: lines kept that way hold no record.
+    from generator import catalog as catalog_module
+
+    collection = golden_collection()
+    stamps = {"articles": {article.id: f"stamp of {article.id}" for article in collection.articles}}
+    _, lines = encoded_catalog(collection, {}, stamps)
+    assert all(made_from == f"stamp of {name}" for name, (made_from, _) in lines["articles"].items())
+    first, second = collection.articles[0], collection.articles[1]
+    edited = replace(collection, articles=(replace(first, headline="第一篇改过的标题"), replace(second, headline="第二篇改过的标题")) + collection.articles[2:])
+    encoded: list[str] = []
+    real_entry = catalog_module.article_entry
+    monkeypatch.setattr(catalog_module, "article_entry", lambda article: encoded.append(article.id) or real_entry(article))
+    restamped = {"articles": {**stamps["articles"], second.id: "a new stamp"}}
+    content, _ = encoded_catalog(edited, lines, restamped)
+    assert encoded == [second.id]  # the stamp is trusted: the first article's old line stays
+    assert "第二篇改过的标题" in content.decode("utf-8") and "第一篇改过的标题" not in content.decode("utf-8")

@@ -307,9 +307,13 @@ def test_parallel_render_gives_the_same_pages_as_serial(monkeypatch: pytest.Monk
     config = replace(golden_config(), page_size=7)
     monkeypatch.setattr(render, "_CHUNK", 4)
     monkeypatch.setattr(render, "_PARALLEL_MIN", 10**9)
-    serial = render.render_site(collection, config).pages
+    serial = render.render_site(collection, config)
     monkeypatch.setattr(render, "_PARALLEL_MIN", 0)
-    assert render.render_site(collection, config).pages == serial
+    parallel = render.render_site(collection, config)
+    assert parallel.pages == serial.pages
+    # What the workers made for the memo comes back with their pages.
+    for part in ("made_items", "items_html", "sitemap", "catalog"):
+        assert getattr(parallel.memo, part) == getattr(serial.memo, part) != {}, part
 
 
 def test_two_outputs_at_one_path_are_refused() -> None:
@@ -534,6 +538,31 @@ def test_a_render_given_the_last_ones_memo_equals_one_without(edit: str) -> None
     _assert_rendered_as_without_memo(back, reusing.keys, first.keys, {page.path: page.content for page in first.pages})
 
 
+def test_the_memo_drops_the_items_of_dispatches_gone_or_changed() -> None:
+    config = replace(golden_config(), page_size=7)
+    first = _first_render()
+    gone, edited = _SYNTHETIC.dispatches[11].id, _SYNTHETIC.dispatches[3].id
+    assert gone in first.memo.made_items and gone in first.memo.items_html
+    after = MEMO_EDITS["dispatch title"](MEMO_EDITS["dispatch removed"](_SYNTHETIC))
+    memo = render.render_site(after, config, site_key="site", unchanged=first.keys, previous=first.memo).memo
+    assert gone not in memo.made_items and gone not in memo.items_html
+    assert memo.items_html[edited][0] == memo.made_items[edited][0] != first.memo.made_items[edited][0]
+
+
+def test_a_new_term_that_takes_an_old_terms_slug_moves_the_old_ones_links() -> None:
+    # 'A b' sorts before 'a-b' and takes its folder name: the pages of dispatches that
+    # link 'a-b' change although none of their records did.
+    config = replace(golden_config(), page_size=7)
+    before = _edit_dispatch(_SYNTHETIC, 0, keywords=_SYNTHETIC.dispatches[0].keywords + ("a-b",))
+    after = _edit_dispatch(before, 5, keywords=before.dispatches[5].keywords + ("A b",))
+    first = render.render_site(before, config, site_key="site")
+    assert render.term_slugs(["a-b", "A b"]) == {"A b": "a-b", "a-b": "a-b-2"}
+    full = render.render_site(after, config, site_key="site")
+    reusing = render.render_site(after, config, site_key="site", unchanged=first.keys, previous=first.memo)
+    _assert_rendered_as_without_memo(reusing, first.keys, full.keys, {page.path: page.content for page in full.pages})
+    assert f"dispatches/{before.dispatches[0].id}/index.html" in {page.path for page in reusing.pages}
+
+
 @pytest.mark.parametrize("edit", ["article text", "dispatch keywords", "source removed"])
 def test_a_memo_loaded_from_its_pickle_serves_as_well(edit: str) -> None:
     # Loaded records are new objects: nothing is taken on their identity.
@@ -541,7 +570,11 @@ def test_a_memo_loaded_from_its_pickle_serves_as_well(edit: str) -> None:
     first = _first_render()
     after = MEMO_EDITS[edit](_SYNTHETIC)
     loaded = pickle.loads(pickle.dumps(first.memo))
-    assert loaded.catalog == {} and loaded.theme is None and loaded.items_html == {}  # not stored: see RenderMemo
+    assert loaded.theme is None  # compiled code does not pickle: the templates' bytecode does
+    assert (loaded.catalog, loaded.items_html, loaded.made_items, loaded.sitemap, loaded.compiled) == (
+        first.memo.catalog, first.memo.items_html, first.memo.made_items, first.memo.sitemap, first.memo.compiled,
+    )
+    assert loaded.catalog and loaded.items_html and loaded.made_items and loaded.sitemap and loaded.compiled
     full = render.render_site(after, config, site_key="site")
     reusing = render.render_site(after, config, site_key="site", unchanged=first.keys, previous=loaded)
     _assert_rendered_as_without_memo(reusing, first.keys, full.keys, {page.path: page.content for page in full.pages})
@@ -559,6 +592,62 @@ def test_sources_hold_no_float_so_an_equal_source_keeps_its_digest() -> None:
 
     assert not floats(Source)
     assert floats(RelatedLink)  # the check sees one where there is one
+
+
+def test_an_equal_record_keeps_its_digest_unless_a_float_differs_in_sign() -> None:
+    # A memo read back from disk holds copies of the records: an equal copy keeps its
+    # digest, but == calls 0.0 and -0.0 the same, which a page would print differently.
+    dispatch = replace(_SYNTHETIC.dispatches[0], related=(RelatedLink(_SYNTHETIC.dispatches[1].id, 0.0, "同一人物"),))
+    previous = render._record_digests([dispatch], {})
+    copy = pickle.loads(pickle.dumps(dispatch))
+    kept = render._record_digests([copy], previous)[dispatch.id]
+    assert kept[1] == previous[dispatch.id][1]
+    assert kept[0] is copy  # the next render, handed the same copy, finds it by identity
+    negative = replace(dispatch, related=(replace(dispatch.related[0], score=-0.0),))
+    assert negative == dispatch  # what == alone would have trusted
+    assert render._record_digests([negative], previous)[dispatch.id][1] != previous[dispatch.id][1]
+    assert render._record_digests([negative], previous)[dispatch.id][1] == render._record_digests([negative], {})[dispatch.id][1]
+
+
+def test_a_datelines_text_is_in_its_articles_digest() -> None:
+    # Only a Source's raw bytes and text are stood for by its sha256; a field called
+    # ``text`` elsewhere (a dateline as written, a witness's reading) is shown as it is.
+    article = next(article for article in golden_collection().articles if article.dateline is not None)
+    assert article.dateline is not None
+    edited = replace(article, dateline=replace(article.dateline, text=article.dateline.text + "（补）"))
+    assert render._digest(render._flat(edited)) != render._digest(render._flat(article))
+
+
+def test_a_render_after_loading_a_memo_remakes_only_what_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The catalog's lines, the items and their HTML, the sitemap's lines and the compiled
+    # templates come back with the memo: after an edit, only the edited records' are made.
+    from generator import catalog as catalog_module
+
+    config = replace(golden_config(), page_size=7)
+    first = _first_render()
+    edited_article = _SYNTHETIC.articles[4]
+    after = pickle.loads(pickle.dumps(EDITS["article text"](_SYNTHETIC)))  # equal records, new objects
+    loaded = pickle.loads(pickle.dumps(first.memo))
+    encoded: list[str] = []
+    items: list[str] = []
+    real_entry, real_item, real_compile = catalog_module.article_entry, render._Renderer._item, jinja2.Environment.compile
+    monkeypatch.setattr(catalog_module, "article_entry", lambda article: encoded.append(article.id) or real_entry(article))
+    monkeypatch.setattr(render._Renderer, "_item", lambda self, dispatch: items.append(dispatch.id) or real_item(self, dispatch))
+    compiled: list[str | None] = []
+
+    def compile(self: jinja2.Environment, source: str, name: str | None = None, *arguments: object, **keywords: object) -> object:
+        compiled.append(name)
+        return real_compile(self, source, name, *arguments, **keywords)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", compile)
+    unchanged = {path: key for path, key in first.keys.items() if not path.startswith("dispatches/")}  # list pages go too
+    reusing = render.render_site(after, config, site_key="site", unchanged=unchanged, previous=loaded)
+    assert encoded == [edited_article.id] and compiled == []
+    assert items == [] and any(page.path.startswith("dispatches/page/") for page in reusing.pages)
+    full = render.render_site(after, config, site_key="site")
+    assert {page.path: page.content for page in reusing.pages} == {
+        page.path: page.content for page in full.pages if unchanged.get(page.path) != full.keys[page.path]
+    }
 
 
 def test_a_finished_render_is_freed_without_the_cyclic_collector(monkeypatch: pytest.MonkeyPatch) -> None:
