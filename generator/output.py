@@ -277,13 +277,13 @@ def _commit_changes(
     staging = output.with_name(f"{output.name}.building-{os.getpid()}")
     states: dict[str, FileState] = {}
     order = sorted(written, key=lambda path: path in present)  # new files first
+    large = [path for path in order if path in present and present[path].st_size >= _FREED_LATER_BYTES]
     try:
         staging.mkdir()
-        for number, path in enumerate(order):
-            if path in present and present[path].st_size >= _FREED_LATER_BYTES:
-                # A second name keeps the replaced file's blocks from being freed inside
-                # the rename below; they go with the staging folder, after the build.
-                os.link(output / path, staging / f"replaced-{number}")
+        for number, path in enumerate(large):
+            # A second name keeps the replaced file's blocks from being freed inside the
+            # rename below; they go with the staging folder, after the build.
+            os.link(output / path, staging / f"replaced-{number}")
         for done, path in enumerate(order, 1):
             # Staged flat, named by place in the journal: mirroring the site's folders
             # cost a mkdir and an rmdir per file (dispatch and term pages each have one).
@@ -301,7 +301,10 @@ def _commit_changes(
         if not _commit_file(staging).exists():
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_later(staging)
+    if large:
+        _remove_later(staging)
+    else:
+        shutil.rmtree(staging)
     return states
 
 
