@@ -117,3 +117,13 @@ def test_a_broken_register_is_reported_and_left_untouched(
     assert message in [str(problem) for problem in report.problems]
     assert (project / "content" / "accessions.yaml").read_text(encoding="utf-8") == register
     assert provenance(project) == {"a.txt": (None, None)}
+
+
+@pytest.mark.parametrize("day", ["2023-02-30", "2023-2-03", "２０２３-０１-０１", "2023-01-01T00:00"])
+def test_a_register_day_must_be_a_real_iso_day_in_ascii_digits(tmp_path: Path, day: str) -> None:
+    (tmp_path / "accessions.yaml").write_text(f"a.txt: '{day}'\nb.txt: 2023-01-31\n", encoding="utf-8")
+    dates, problems = accessions.read_register(tmp_path)
+    assert dates == {"b.txt": "2023-01-31"}
+    assert [str(problem) for problem in problems] == [
+        f"accessions.yaml:1: accession of 'a.txt' ignored: the date must be an ISO date like 2022-05-05, not {day!r}"
+    ]
