@@ -193,6 +193,17 @@ def _old_objects_left_alone() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _prepare(config: Config) -> None:
+    """Load now what the first rebuild of a process loads once: the stage modules (with
+    their patterns and lexicon), the tokenizer's character classes and the parsed
+    accession register. ``serve`` starts on a built site with a build that has nothing
+    to do; without this its first edit waited 0.8-1.2 s more than the next ones."""
+    from . import clean, describe, manifest, render, search, split, tokenizer  # noqa: F401
+
+    tokenizer.load_character_classes()
+    accessions.read_register(config.content_path)
+
+
 def _stored_memo(store: cache.BuildCache, identity: str) -> BuildMemo | None:
     stored = store.load_memo(identity)
     return stored if isinstance(stored, BuildMemo) else None  # load_memo checked its identity
@@ -246,6 +257,7 @@ def rebuild(
             # Nothing the site is made from has changed and nobody touched it: write nothing.
             if memo is None and not persist:
                 memo = _stored_memo(store, cache.identity(config))
+                _prepare(config)
             if memo is not None:
                 memo.record = stored  # just read: the next rebuild need not read it again
             return replace(record.report, written=0, seconds=time.perf_counter() - started), memo

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import accessions, cache, output, parallel, pipeline, search
+from generator import accessions, cache, output, parallel, pipeline, search, tokenizer
 from generator.config import Config, load_config
 from generator.models import Page
 
@@ -649,6 +649,16 @@ def test_sources_unchanged_since_the_last_build_keep_their_records(project: Path
     assert pipeline._stamped(source, source.accession, source) is source
     moved = pipeline._stamped(source, "1999-01-01", source)
     assert moved.accession == "1999-01-01" and dataclasses.replace(moved, accession=source.accession) == source
+
+
+def test_a_serve_start_on_a_built_site_loads_what_its_first_edit_needs(project: Path) -> None:
+    build(project)
+    tokenizer._word_run.cache_clear()
+    accessions._interpret.cache_clear()
+    report, memo = pipeline.rebuild(load(project), None, quiet=True)
+    assert report.written == 0 and memo is not None
+    assert tokenizer._word_run.cache_info().currsize == 1
+    assert accessions._interpret.cache_info().currsize == 1
 
 
 def test_the_stage_cache_holds_the_last_build_only_after_edits_in_either_path(project: Path) -> None:
