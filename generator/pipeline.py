@@ -34,6 +34,7 @@ from .models import Article, BuildReport, Collection, Page, Problem, Skipped, So
 
 if TYPE_CHECKING:
     from .collate import CollateMemo
+    from .manifest import ManifestLines
     from .render import RenderMemo
     from .search import SearchMemo
 
@@ -62,6 +63,7 @@ class BuildMemo:
     collate: CollateMemo | None = None
     search: SearchMemo | None = None
     render: RenderMemo | None = None
+    manifest: ManifestLines = field(default_factory=dict)  # the last manifest's file entries
     # The record this build saved, as it lies in the cache folder: ``serve`` need not read it back.
     record: cache.StoredRecord | None = None
 
@@ -294,7 +296,7 @@ def rebuild(
             inputs = cache.fingerprint(config, inputs)
             memo = BuildMemo(identity, inputs.gather, collection, reuse.ingested, reuse.read, reuse.collate)
             if previous is not None:
-                memo.search, memo.render = previous.search, previous.render
+                memo.search, memo.render, memo.manifest = previous.search, previous.render, previous.manifest
 
         # Pages whose file is still as the last build wrote it and whose key is unchanged
         # are not rendered again; they are kept as they are.
@@ -311,7 +313,7 @@ def rebuild(
         kept_states = {path: record.files[path] for path, key in keys.items() if unchanged.get(path) == key} if record is not None else {}
         kept = kept_states.keys()
         fixities = [manifest.fixity(page) for page in made]
-        pages = made + (manifest.manifest_page(fixities, collection, kept_states),)
+        pages = made + (manifest.manifest_page(fixities, collection, kept_states, memo.manifest),)
         known = None if clean_build else (record.files if record is not None else {})
         written = output.write_site(
             pages,

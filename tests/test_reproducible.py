@@ -19,6 +19,7 @@ from archival_sites import REPO, SEED_CONTENT, handmade_pages, seed_collection_s
 from generator import pipeline
 from generator.catalog import anchor
 from generator.config import Config
+from generator import manifest
 from generator.manifest import MANIFEST_PATH, manifest_pages
 from generator.models import Article, Collection, DateInfo, Page, Sidecar
 from generator.reproducible import FIXED_EPOCH, SourceDateEpochError, build_time
@@ -204,3 +205,23 @@ def test_the_manifest_is_written_as_json_dumps_would_write_it() -> None:
         written = manifest_pages(chosen, collection, Config())[0].content.decode("utf-8")
         document = json.loads(written)
         assert written == json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+
+
+def test_a_manifest_made_from_the_last_ones_lines_is_the_one_made_from_nothing() -> None:
+    collection = seed_collection_sources()
+    lines: dict[str, tuple[str, int, str]] = {}
+    sites = [
+        (Page("a.html", b"1"), Page("b/c.html", b"2"), Page("z.txt", b"3")),
+        (Page("a.html", b"1"), Page("b/c.html", b"changed"), Page("z.txt", b"3")),  # a file changed
+        (Page("a.html", b"1"), Page("b/c.html", b"changed"), Page("m.html", b"4"), Page("z.txt", b"3")),  # one came
+        (Page("a.html", b"1"), Page("m.html", b"4"), Page("z.txt", b"33")),  # one went, one changed
+        (Page("a.html", b"1"), Page("n.html", b"4"), Page("z.txt", b"33")),  # as many files, another path
+        (Page("a.html", b"2"),),  # same size, other bytes
+        (),
+        (Page("a.html", b"2"),),
+    ]
+    for pages in sites:
+        fixities = [manifest.fixity(page) for page in pages]
+        kept = {fixity.path: fixity for fixity in fixities[1:]}  # listed as the record would give them
+        assert manifest.manifest_page(fixities[:1], collection, kept, lines) == manifest.manifest_pages(pages, collection, Config())[0]
+        assert list(lines) == sorted(page.path for page in pages)
