@@ -30,9 +30,10 @@ id), each with a short reason naming the weightiest shared terms.
 How it stays fast: terms are numbered once (in sorted order, so everything that
 follows is deterministic) and each dispatch becomes a set of small integers, so a
 pair's shared terms are one set intersection. Whether a text mentions a term is
-asked once per (term, text) for the terms some candidate partner of that text was
-described by, not once per pair, and only after the cheap test that every
-character of the term occurs in the text.
+asked once per (term, text), and kept while the text stays, and only after the
+cheap test that every character of the term occurs in the text; a pair asks only
+about the terms one of the two was described by, so a run that scores a few pairs
+looks at those pairs' dispatches only, not at their partners' partners.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ class RelatedMemo:
     def update(self, dispatches: Sequence[Dispatch]) -> dict[str, tuple[RelatedLink, ...]]:
         """Link ``dispatches``, reusing what the last run found for what did not change."""
         by_id = {dispatch.id: dispatch for dispatch in dispatches}
-        changed = {key for key, dispatch in by_id.items() if self.dispatches.get(key) != dispatch}
+        last = self.dispatches
+        changed = {key for key, dispatch in by_id.items() if (old := last.get(key)) is not dispatch and old != dispatch}
         changed.update(self.dispatches.keys() - by_id.keys())
         moved = self._recount(changed, by_id)
         scale = archive_scale(len(by_id))
@@ -311,7 +313,6 @@ class _Run:
         # dispatch id -> its terms that count when another's text mentions them
         self.mentionable = _Lazy(self._mentionable)
         self.texts = _Lazy(self._text)  # dispatch id -> (title and text, its characters)
-        self.mentioned_in = _Lazy(self._mentioned_in)  # dispatch id -> see _mentioned_in
         # A shared term weighs by its own count; a mentioned one as if one more dispatch held it.
         self.shared_weights = _Lazy(lambda term: self._weight(term, 0))
         self.mention_weights = _Lazy(lambda term: self._weight(term, 1))
@@ -339,24 +340,22 @@ class _Run:
         kind = self.memo.vocabulary[term].kind
         return self.kind_weights[kind] * rarity(len(self.memo.holders[term]) + more, self.scale)
 
-    def _mentioned_in(self, key: str) -> frozenset[int]:
-        """The terms the dispatch's title or text mentions among those its candidate partners could share so.
+    def _mentioned_by(self, holder: str, reader: str) -> frozenset[int]:
+        """The terms ``holder`` could share so that ``reader`` (not described by them) mentions in its title or text.
 
         Each (term, text) is searched once, and not again while the text stays; a term
         can only stand in a text that has every one of its characters: that set test is
         cheap, the substring search only follows it.
         """
-        mentionable = self.mentionable
-        asked = set().union(*(mentionable[other] for other in self.memo.partners.get(key, ())))
-        asked.difference_update(self.memo.terms[key])
+        asked = self.mentionable[holder].difference(self.memo.terms[reader])
         if not asked:
             return frozenset()
-        answers = self.memo.mentions.get(key)
+        answers = self.memo.mentions.get(reader)
         if answers is None:
-            answers = self.memo.mentions[key] = {}
+            answers = self.memo.mentions[reader] = {}
         unknown = list(asked.difference(answers))
         if unknown:
-            text, letters = self.texts[key]
+            text, letters = self.texts[reader]
             values = list(map(_VALUE, map(self.memo.vocabulary.__getitem__, unknown)))
             spelled = list(map(letters.issuperset, values))
             answers.update(zip(unknown, spelled))
@@ -369,10 +368,8 @@ class _Run:
 
         A mentioned term is never one both were described by.
         """
-        mentionable, mentioned_in = self.mentionable, self.mentioned_in
         shared = self.weighed[first] & self.weighed[second]
-        mentioned = (mentionable[first] & mentioned_in[second]) | (mentionable[second] & mentioned_in[first])
-        return shared, mentioned
+        return shared, self._mentioned_by(first, second) | self._mentioned_by(second, first)
 
     def score(self, first: str, second: str) -> float:
         shared, mentioned = self._shared(first, second)

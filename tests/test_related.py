@@ -125,3 +125,35 @@ def test_a_dispatch_that_stops_sharing_a_term_leaves_its_partners_links() -> Non
     links, _ = related_links_incremental([a, b, *others], RelatedConfig(), memo)
     assert links == related_links([a, b, *others], RelatedConfig())
     assert [link.dispatch for link in links["d-002_b"]] == ["d-001_a"]
+
+
+def test_a_run_reads_the_texts_and_terms_of_the_pairs_it_scores_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The newcomer shares a person with the hub, whose pairs are scored again (the
+    # person's count moved); the spokes' own partners (the rims) are in no scored pair
+    # and must not be looked at: at 10,000 dispatches they are thousands.
+    hub = make_dispatch("d-000_h", people=("人甲",), keywords=("词一", "词二", "词三"))
+    spokes = [make_dispatch(f"d-00{i}_s", keywords=(f"词{n}", f"题{n}")) for i, n in ((1, "一"), (2, "二"), (3, "三"))]
+    rims = [make_dispatch(f"d-01{i}_r", f"说到了题{n}与词{n}。", keywords=(f"题{n}",)) for i, n in ((1, "一"), (2, "二"), (3, "三"))]
+    archive = [hub, *spokes, *rims, *_others(8)]
+    newcomer = make_dispatch("d-100_n", "人甲说词一。", people=("人甲",))
+    assert archive_scale(len(archive)) == archive_scale(len(archive) + 1)
+    _, memo = related_links_incremental(archive, RelatedConfig(), None)
+    scored: list[tuple[str, str]] = []
+    looked_at: list[str] = []
+    score, mentionable = related_module._Run.score, related_module._Run._mentionable
+
+    def counting(run: related_module._Run, first: str, second: str) -> float:
+        scored.append((first, second))
+        return score(run, first, second)
+
+    def watched(run: related_module._Run, key: str) -> frozenset[int]:
+        looked_at.append(key)
+        return mentionable(run, key)
+
+    monkeypatch.setattr(related_module._Run, "score", counting)
+    monkeypatch.setattr(related_module._Run, "_mentionable", watched)
+    links, _ = related_links_incremental([*archive, newcomer], RelatedConfig(), memo)
+    assert set(scored) == {("d-000_h", "d-100_n"), *(("d-000_h", spoke.id) for spoke in spokes)}
+    assert sorted(set(looked_at)) == sorted({key for pair in scored for key in pair})
+    assert links == related_links([*archive, newcomer], RelatedConfig())
+    assert {rim.id: memo.partners[rim.id] for rim in rims} == {"d-011_r": {"d-001_s"}, "d-012_r": {"d-002_s"}, "d-013_r": {"d-003_s"}}
