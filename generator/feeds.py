@@ -10,6 +10,7 @@ same bytes.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Iterable, MutableMapping, Sequence
 from datetime import date as date_type
@@ -66,9 +67,19 @@ def _xml_attr(text: str) -> str:
 
 def newest_first(dispatches: Iterable[Dispatch]) -> list[Dispatch]:
     """Dispatches with a full date, newest first; then the rest; ties by id."""
-    dated = sorted((d for d in dispatches if full_date(d.date)), key=lambda d: d.id)
-    dated.sort(key=lambda d: full_date(d.date) or "", reverse=True)
-    return dated + sorted((d for d in dispatches if not full_date(d.date)), key=lambda d: d.id)
+    # Each dispatch's day is read once (every render orders the whole collection).
+    dated: list[tuple[str, str, Dispatch]] = []
+    undated: list[tuple[str, Dispatch]] = []
+    for dispatch in dispatches:
+        day = full_date(dispatch.date)
+        if day:
+            dated.append((day, dispatch.id, dispatch))
+        else:
+            undated.append((dispatch.id, dispatch))
+    dated.sort(key=operator.itemgetter(1))
+    dated.sort(key=operator.itemgetter(0), reverse=True)  # stable: ties keep the id order
+    undated.sort(key=operator.itemgetter(0))
+    return [entry[2] for entry in dated] + [entry[1] for entry in undated]
 
 
 def _entry(dispatch: Dispatch, config: Config, fallback: datetime) -> str:
@@ -121,7 +132,8 @@ def _url_line(url: str) -> str:
 
 def _urlset(lines: Sequence[str]) -> bytes:
     head = '<?xml version="1.0" encoding="utf-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-    return (head + "".join(line + "\n" for line in lines) + "</urlset>\n").encode("utf-8")
+    body = "\n".join(lines) + "\n" if lines else ""
+    return (head + body + "</urlset>\n").encode("utf-8")
 
 
 def _sitemap_part(number: int) -> str:
@@ -145,7 +157,8 @@ def sitemap_files(
     ``base_url`` alone.
     """
     lines = known if known is not None else {}
-    paths = sorted(set(page_paths))
+    # Callers mostly pass paths in order already; sorting what keeps its order is one pass.
+    paths = sorted(dict.fromkeys(page_paths))
     for path in paths:
         if path not in lines:
             lines[path] = _url_line(absolute_url(config, path))

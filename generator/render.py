@@ -17,7 +17,9 @@ root), so the site works from ``file://``, under any sub-path and on any host.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import json
 import marshal
@@ -39,7 +41,8 @@ from markupsafe import Markup, escape
 from . import catalog as layout
 # Planning makes hundreds of thousands of small tuples and no garbage cycle; the cyclic
 # collector would walk the young ones again and again (a fifth of an incremental render
-# at 10,000 articles). Pages are rendered with it running: templates may leave cycles.
+# at 10,000 articles). Pages by the thousand are rendered with it running: templates may
+# leave cycles (see _Renderer.render).
 from . import collector
 from .config import Config
 from .feeds import (
@@ -940,6 +943,7 @@ class _Renderer:
     ) -> str:
         """One page of a list of dispatches (list.html, dates.html)."""
         items = [self.item(dispatch.id) for dispatch in shown]
+        items_html = self.items_html(items, path)
         return self.html(
             template,
             path,
@@ -947,7 +951,10 @@ class _Renderer:
             section,
             heading=heading,
             items=items,
-            items_html=self.items_html(items, path),
+            items_html=items_html,
+            # The same, joined: a template loop over them costs an escape() per item, and the
+            # lists shifted by one new dispatch are hundreds of pages of them.
+            items_block=Markup("\n".join(items_html) + "\n" if items_html else ""),
             total=total,
             pagination=pagination(folder, number, count),
             breadcrumbs=breadcrumbs,
@@ -1313,7 +1320,7 @@ class _Renderer:
     # -------------------------------------------------------------- the rest
 
     def plan_home(self) -> None:
-        days = sorted(day for day in (full_date(d.date) for d in self.collection.dispatches) if day)
+        days = [day for day in (full_date(d.date) for d in self.collection.dispatches) if day]
         latest = self.newest[:HOME_LATEST]
         shown = self.sources[: self.config.page_size]
         sources = tuple(
@@ -1326,8 +1333,8 @@ class _Renderer:
             "reprinted": sum(1 for d in self.collection.dispatches if len(d.witnesses) > 1),
             "skipped": len(self.collection.skipped),
         }
-        first_day = date_label(DateInfo(days[0], "day", None)) if days else None
-        last_day = date_label(DateInfo(days[-1], "day", None)) if days else None
+        first_day = date_label(DateInfo(min(days), "day", None)) if days else None
+        last_day = date_label(DateInfo(max(days), "day", None)) if days else None
         more_sources = len(self.sources) > len(sources)
         inputs = (
             tuple(counts.items()),
@@ -1435,8 +1442,17 @@ class _Renderer:
         )
 
     def render(self, unchanged: Mapping[str, str] | None) -> RenderedSite:
-        with collector.paused():
-            self.plan_all()
+        """Plan every output, then render those whose key is not in ``unchanged``.
+
+        Call it with the cyclic collector paused (see the import), as ``render_site`` does:
+        the plan is tens of thousands of jobs and tuples, and the collector walked them
+        all once it ran again (a tenth of a second of every incremental render at
+        10,000 articles). A few pages are rendered in the pause, and the plan is freed
+        before it ends, by reference counting: what is left for the collector is what
+        those pages made, cycles a template may leave included. Many pages are rendered
+        with it running, on forked workers.
+        """
+        self.plan_all()
         keys = {path: key for path, (key, _) in self.plan.items()}
         if unchanged is None:
             wanted = list(self.plan)
@@ -1444,8 +1460,11 @@ class _Renderer:
             wanted = [path for path, key in keys.items() if unchanged.get(path) != key]
         workers = min(os.cpu_count() or 1, _MAX_WORKERS)
         pages: list[Page] = []
-        if len(wanted) < _PARALLEL_MIN or workers < 2 or not _CAN_FORK:
+        if len(wanted) < _PARALLEL_MIN:
             pages = self.run(wanted)
+        elif workers < 2 or not _CAN_FORK:
+            with _collecting():
+                pages = self.run(wanted)
         else:
             global _ACTIVE
             # Forked workers inherit this renderer (collection, plan and compiled templates)
@@ -1459,18 +1478,19 @@ class _Renderer:
             elsewhere = [path for path in wanted if path not in self.made_here]
             chunks = [elsewhere[start : start + _CHUNK] for start in range(0, len(elsewhere), _CHUNK)]
             try:
-                context = multiprocessing.get_context("fork")
-                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                    parts = pool.map(_run_active, chunks)
-                    pages.extend(self.run(here))
-                    for part, items, items_html in parts:
-                        pages.extend(part)
-                        self.memo.made_items.update(items)
-                        for key, digest, root, html in items_html:
-                            made = self.memo.items_html.get(key)
-                            if made is None:  # (a worker made it under this render's digest: it cannot differ)
-                                made = self.memo.items_html[key] = (digest, {})
-                            made[1][root] = html
+                with _collecting():  # the workers render thousands of pages
+                    context = multiprocessing.get_context("fork")
+                    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                        parts = pool.map(_run_active, chunks)
+                        pages.extend(self.run(here))
+                        for part, items, items_html in parts:
+                            pages.extend(part)
+                            self.memo.made_items.update(items)
+                            for key, digest, root, html in items_html:
+                                made = self.memo.items_html.get(key)
+                                if made is None:  # (a worker made it under this render's digest: it cannot differ)
+                                    made = self.memo.items_html[key] = (digest, {})
+                                made[1][root] = html
             finally:
                 _ACTIVE = None
         pages.sort(key=lambda page: page.path)
@@ -1508,6 +1528,19 @@ def _run_active(paths: Sequence[str]) -> _Part:
     return _ACTIVE.run_part(paths)
 
 
+@contextlib.contextmanager
+def _collecting() -> Iterator[None]:
+    """The cyclic collector on for the block (pages rendered by the thousand: a template
+    may leave cycles), then as it was."""
+    enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not enabled:
+            gc.disable()
+
+
 def render_site(
     collection: Collection,
     config: Config,
@@ -1528,6 +1561,5 @@ def render_site(
     made under. The result is the same with any ``previous`` or none.
     """
     with collector.paused():
-        renderer = _Renderer(collection, config, site_key, previous)
-    return renderer.render(unchanged)
+        return _Renderer(collection, config, site_key, previous).render(unchanged)
 

@@ -650,6 +650,28 @@ def test_a_render_after_loading_a_memo_remakes_only_what_changed(monkeypatch: py
     }
 
 
+def test_a_few_pages_are_rendered_in_the_collectors_pause_and_many_with_it_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The plan of a render that makes few pages is freed before the collector could walk it.
+    runs: list[tuple[int, bool]] = []
+    real_run = render._Renderer.run
+
+    def watched(self, paths):  # type: ignore[no-untyped-def]
+        runs.append((len(paths), gc.isenabled()))
+        return real_run(self, paths)
+
+    monkeypatch.setattr(render._Renderer, "run", watched)
+    assert gc.isenabled()
+    few = render.render_site(_SYNTHETIC, golden_config())
+    assert runs == [(len(few.pages), False)] and gc.isenabled()
+    runs.clear()
+    monkeypatch.setattr(render, "_PARALLEL_MIN", 0)  # every render is one of many pages
+    many = render.render_site(_SYNTHETIC, golden_config())
+    assert runs and all(enabled for _, enabled in runs) and gc.isenabled()
+    assert many.pages == few.pages
+
+
 def test_a_finished_render_is_freed_without_the_cyclic_collector(monkeypatch: pytest.MonkeyPatch) -> None:
     # A rebuild freezes the heap it starts with: a renderer left in a reference cycle
     # (its jobs are bound to it) would keep its whole collection for good.
