@@ -170,10 +170,16 @@ def _source_entry(item: tuple[Source, tuple[str, ...]]) -> dict[str, Any]:
     return source_entry(item[0], list(item[1]))
 
 
-def catalog_records(collection: Collection) -> dict[str, tuple[list[tuple[str, Any]], Callable[[Any], dict[str, Any]]]]:
+def catalog_records(
+    collection: Collection, grouped: Mapping[str, list[Article]] | None = None
+) -> dict[str, tuple[list[tuple[str, Any]], Callable[[Any], dict[str, Any]]]]:
     """Each section of the catalog: its records in order, each with its name (unique in
-    the section), and what makes a record's entry (an entry depends on its record alone)."""
-    grouped = articles_by_source(collection.articles)
+    the section), and what makes a record's entry (an entry depends on its record alone).
+
+    ``grouped`` is ``articles_by_source(collection.articles)`` when the caller has it already.
+    """
+    if grouped is None:
+        grouped = articles_by_source(collection.articles)
     sources = sorted(collection.sources, key=lambda source: source.id)
     return {
         "sources": (
@@ -207,7 +213,10 @@ def catalog_json(collection: Collection) -> bytes:
 
 
 def encoded_catalog(
-    collection: Collection, previous: CatalogLines, stamps: CatalogStamps | None = None
+    collection: Collection,
+    previous: CatalogLines,
+    stamps: CatalogStamps | None = None,
+    grouped: Mapping[str, list[Article]] | None = None,
 ) -> tuple[bytes, CatalogLines]:
     """catalog.json, with the lines of ``previous`` (from the last call) for the records
     that did not change, and the lines of this one for the next.
@@ -217,7 +226,7 @@ def encoded_catalog(
     its line was made from, or equal to it: equal records give equal lines, as an entry
     shows strings, whole numbers, booleans and None (never a float, where == would call
     0.0 and -0.0 the same). Lines kept with stamps hold no record, so they can be stored
-    apart from the collection.
+    apart from the collection. ``grouped`` is as for ``catalog_records``.
 
     Each record goes through json's C encoder on its own line (an indented dump runs
     the pure-Python encoder and takes seconds on a large collection), so the file
@@ -230,7 +239,7 @@ def encoded_catalog(
     # Every piece of the file in order, joined once at the end: each concatenation of
     # something this large would copy it all again.
     pieces = [b"{\n"]
-    for number, (section, (records, entry)) in enumerate(catalog_records(collection).items()):
+    for number, (section, (records, entry)) in enumerate(catalog_records(collection, grouped).items()):
         pieces.append((b",\n" if number else b"") + f'"{section}": ['.encode("utf-8"))
         separator = b"\n"
         known, kept = previous.get(section, {}), current.setdefault(section, {})

@@ -1087,14 +1087,17 @@ class _Renderer:
         article_by_id, article_digest, source_digest = self.article_by_id, self.article_digest, self.source_digest
         dispatch_digest, item_digest = self.dispatch_digest, self.item_digest
         dirty = self._dispatch_pages_to_plan()
-        previous_groups = self.previous_groups
+        previous_groups, groups, plan, clashes = self.previous_groups, self.memo.groups, self.plan, self.clashes
+        assert not self.frames, "dispatch pages are planned outside any group"
         for dispatch in self.dispatches:
             if dirty is not None and dispatch.id not in dirty:
-                # Every input of its page is as the last render planned it from.
+                # Every input of its page is as the last render planned it from: _keep and
+                # _enter, inlined (ten thousand pages, most of them kept, on every render).
                 path = layout.dispatch_path(dispatch.id)
-                before = previous_groups[path]
-                self._keep(path, before)
-                self._enter(path, before[1][0][1], functools.partial(self.dispatch_page, dispatch))
+                before = groups[path] = previous_groups[path]
+                if path in plan:
+                    clashes.append(path)
+                plan[path] = (before[1][0][1], functools.partial(self.dispatch_page, dispatch))
                 continue
             witnesses = [article_by_id.get(witness) for witness in dispatch.witnesses]
             inputs = (
@@ -1206,20 +1209,29 @@ class _Renderer:
 
     def date_tree(self) -> DateNode:
         top = DateNode("日期", "dates/index.html", ())
+        # Thousands of dispatches share a few hundred dates: each date's node is found once
+        # (when its first dispatch creates it, so the children's order is the same).
+        node_of: dict[str | None, DateNode] = {}
         for dispatch in sorted(self.collection.dispatches, key=_dispatch_order):
-            parts = date_parts(dispatch.date.value)
-            if parts is None:
-                node = self._child(top, UNDATED, "日期不详")
-                node.dispatches.append(dispatch)
-                continue
-            year, month, day = parts
-            node = self._child(top, year or UNKNOWN_YEAR, f"{year}年" if year else "年份不详")
-            if month:
-                node = self._child(node, month, f"{int(month)}月")
-                if day:
-                    node = self._child(node, day, f"{int(day)}日")
+            value = dispatch.date.value
+            node = node_of.get(value)
+            if node is None:
+                node = node_of[value] = self._date_node(top, value)
             node.dispatches.append(dispatch)
         return top
+
+    def _date_node(self, top: DateNode, value: str | None) -> DateNode:
+        """The node of the tree under ``top`` where a dispatch dated ``value`` goes, made when missing."""
+        parts = date_parts(value)
+        if parts is None:
+            return self._child(top, UNDATED, "日期不详")
+        year, month, day = parts
+        node = self._child(top, year or UNKNOWN_YEAR, f"{year}年" if year else "年份不详")
+        if month:
+            node = self._child(node, month, f"{int(month)}月")
+            if day:
+                node = self._child(node, day, f"{int(day)}日")
+        return node
 
     @staticmethod
     def _child(node: DateNode, key: str, label: str) -> DateNode:
@@ -1401,7 +1413,7 @@ class _Renderer:
             "dispatches": self.dispatch_digest,
         }
         with collector.paused():  # a tuple per record, and no cycle (see the import)
-            content, self.memo.catalog = layout.encoded_catalog(self.collection, self.memo.catalog, stamps)
+            content, self.memo.catalog = layout.encoded_catalog(self.collection, self.memo.catalog, stamps, self.articles_of)
         return content
 
     def plan_all(self) -> None:
