@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import math
 import operator
-from itertools import chain, compress
-from collections.abc import Callable, Mapping, Sequence
+from itertools import chain, compress, filterfalse
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +140,9 @@ class RelatedMemo:
     vocabulary: list[Term] = field(default_factory=list)  # number -> term
     holders: dict[int, set[str]] = field(default_factory=dict)  # term number -> dispatch ids
     partners: dict[str, set[str]] = field(default_factory=dict)  # candidate pairs, both ways
-    mentions: dict[str, dict[int, bool]] = field(default_factory=dict)  # id -> term -> its text has it
+    # id -> the terms its title and text were searched for, and its own terms (never counted as mentioned)
+    searched: dict[str, set[int]] = field(default_factory=dict)
+    said: dict[str, set[int]] = field(default_factory=dict)  # id -> the searched terms its title or text has
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # id -> partner -> score, when linked
     links: dict[str, tuple[RelatedLink, ...]] = field(default_factory=dict)  # id -> its best links
 
@@ -165,6 +167,7 @@ class RelatedMemo:
             dirty.update(by_id)
         else:
             rescore = self._repair_partners(changed, moved, run, dirty)
+        run.search_texts(rescore)
         for first, second in rescore:
             score = run.score(first, second)
             before = self.scores.get(first, {}).get(second)
@@ -209,7 +212,8 @@ class RelatedMemo:
                 holding = self.holders.setdefault(term, set())
                 before.setdefault(term, len(holding))
                 holding.add(key)
-            self.mentions.pop(key, None)
+            self.searched.pop(key, None)
+            self.said.pop(key, None)
             if dispatch is None:
                 del self.dispatches[key]
             else:
@@ -265,10 +269,18 @@ class RelatedMemo:
                 self.partners.setdefault(other, set()).add(key)
             self.partners[key] = found
             rescore.update(_pair(key, other) for other in found)
-        # A term whose count changed weighs differently in every pair that shares or mentions it.
-        for term in moved:
-            for key in self.holders[term]:
-                rescore.update(_pair(key, other) for other in self.partners.get(key, ()))
+        # A term whose count changed weighs differently in every pair that shares or mentions
+        # it, and in no other: a date of hundreds of dispatches moves the pairs of two of
+        # them, not every pair of each.
+        for term, count in moved.items():
+            holding = self.holders[term]
+            if min(count, len(holding)) > run.limit:
+                continue  # held by too many to count in any pair, before and after
+            mentionable = _may_be_mentioned(self.vocabulary[term])
+            for key in holding:
+                for other in self.partners.get(key, ()):
+                    if other in holding or (mentionable and term in run.search(other, (term,))):
+                        rescore.add(_pair(key, other))
         return rescore
 
     def _unpair(self, key: str, other: str, dirty: set[str]) -> None:
@@ -277,6 +289,11 @@ class RelatedMemo:
         for first, second in ((key, other), (other, key)):
             if self.scores.get(first, {}).pop(second, None) is not None:
                 dirty.add(first)
+
+
+def _may_be_mentioned(term: Term) -> bool:
+    """Whether the term can count when a text mentions it (if few enough dispatches hold it)."""
+    return term.kind in _MENTIONABLE_KINDS and len(term.value) >= _MENTION_MIN_CHARS
 
 
 def _pair(first: str, second: str) -> tuple[str, str]:
@@ -326,9 +343,7 @@ class _Run:
         return frozenset(
             term
             for term in self.memo.terms[key]
-            if vocabulary[term].kind in _MENTIONABLE_KINDS
-            and len(vocabulary[term].value) >= _MENTION_MIN_CHARS
-            and len(holders[term]) + 1 <= limit
+            if _may_be_mentioned(vocabulary[term]) and len(holders[term]) + 1 <= limit
         )
 
     def _text(self, key: str) -> tuple[str, frozenset[str]]:
@@ -340,28 +355,48 @@ class _Run:
         kind = self.memo.vocabulary[term].kind
         return self.kind_weights[kind] * rarity(len(self.memo.holders[term]) + more, self.scale)
 
-    def _mentioned_by(self, holder: str, reader: str) -> frozenset[int]:
-        """The terms ``holder`` could share so that ``reader`` (not described by them) mentions in its title or text.
+    def search_texts(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Search each text of the pairs for the terms the other could share by mention, all at once.
+
+        Scoring would search them too, a pair at a time; at once is cheaper when a text
+        is in many pairs (in a run from scratch, every text is in all its partners').
+        """
+        mentionable = self.mentionable
+        asked: dict[str, set[int]] = {}
+        for first, second in pairs:
+            asked.setdefault(first, set()).update(mentionable[second])
+            asked.setdefault(second, set()).update(mentionable[first])
+        for reader, terms in asked.items():
+            self.search(reader, terms)
+
+    def search(self, reader: str, terms: Collection[int]) -> set[int]:
+        """Search the reader's title and text for the terms not searched for yet; the terms it has.
 
         Each (term, text) is searched once, and not again while the text stays; a term
         can only stand in a text that has every one of its characters: that set test is
         cheap, the substring search only follows it.
         """
-        asked = self.mentionable[holder].difference(self.memo.terms[reader])
-        if not asked:
-            return frozenset()
-        answers = self.memo.mentions.get(reader)
-        if answers is None:
-            answers = self.memo.mentions[reader] = {}
-        unknown = list(asked.difference(answers))
+        searched = self.memo.searched.get(reader)
+        if searched is None:
+            searched = self.memo.searched[reader] = set(self.memo.terms[reader])
+            self.memo.said[reader] = set()
+        said = self.memo.said[reader]
+        unknown = list(filterfalse(searched.__contains__, terms))
         if unknown:
             text, letters = self.texts[reader]
             values = list(map(_VALUE, map(self.memo.vocabulary.__getitem__, unknown)))
-            spelled = list(map(letters.issuperset, values))
-            answers.update(zip(unknown, spelled))
-            for term, value in compress(zip(unknown, values), spelled):
-                answers[term] = value in text
-        return frozenset(filter(answers.__getitem__, asked))
+            searched.update(unknown)
+            for term, value in compress(zip(unknown, values), map(letters.issuperset, values)):
+                if value in text:
+                    said.add(term)
+        return said
+
+    def _mentioned_by(self, holder: str, reader: str) -> frozenset[int]:
+        """The terms ``holder`` could share so that ``reader`` (not described by them) mentions in its title or text."""
+        asked = self.mentionable[holder]
+        searched = self.memo.searched.get(reader)
+        said = self.memo.said[reader] if searched is not None and asked <= searched else self.search(reader, asked)
+        return asked & said
 
     def _shared(self, first: str, second: str) -> tuple[frozenset[int], frozenset[int]]:
         """What the pair shares: terms both were described by, and what one was described by and the other mentions.
