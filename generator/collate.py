@@ -1059,8 +1059,12 @@ def _collate_incremental(
         if dispatch is None:
             updated.append(article)
             continue
-        date = inherit_date(article, dispatch.date, dispatch.id)
         before = last.collated.get(article.id)
+        if before is not None and before.dispatch == dispatch.id and dispatch.id not in rebuilt and article.id not in fresh:
+            # The article and its dispatch (so the date it inherits) are the last run's.
+            updated.append(before)
+            continue
+        date = inherit_date(article, dispatch.date, dispatch.id)
         if before is None or article.id in fresh or before.dispatch != dispatch.id or before.date != date:
             before = dataclasses.replace(article, dispatch=dispatch.id, date=date)
         updated.append(before)

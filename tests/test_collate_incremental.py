@@ -255,3 +255,21 @@ def test_a_memo_pickled_after_many_articles_went_renumbers_them(monkeypatch: pyt
         assert len(memo.grouping.places) == len(memo.grouping.key_lengths)
     archive.add_reprint("900_r")
     _check(archive, parallel.loads(parallel.dumps(memo)))
+
+
+def test_an_unchanged_witness_inherits_the_year_its_dispatch_has_now() -> None:
+    # Unchanged articles of an unchanged dispatch come back as they were; this one's
+    # dispatch is made again (another witness's date was corrected) and gives another year.
+    rng = random.Random(7)
+    words = _words(rng)
+    body = [_sentence(rng, words) for _ in range(6)]
+    dated = make_article("a-1", body, date=DateInfo("2022-05-06", "day", "text"))
+    undated = make_article("b-1", body, date=DateInfo("--05-06", "month-day", "text"))
+    others = [make_article(f"c-{n}", [f"另一篇报道第{n}段。"]) for n in range(1, 4)]
+    collated, _, memo = collate_incremental((dated, undated, *others), CONFIG, None)
+    assert collated[1].date.value == "2022-05-06"
+    corrected = dataclasses.replace(dated, date=DateInfo("2023-05-06", "day", "text"))
+    articles = (corrected, undated, *others)
+    collated, dispatches, memo = collate_incremental(articles, CONFIG, memo)
+    assert (collated, dispatches) == collate(articles, CONFIG)
+    assert collated[1].date.value == "2023-05-06" and collated[1].dispatch == collated[0].dispatch
