@@ -26,7 +26,10 @@ from .models import Problem, Sidecar, Skipped, Source
 SIDECAR_SUFFIX = ".yaml"
 
 # Files in content/ that are not sources: sidecars and editor/OS litter.
-_IGNORED_NAMES = re.compile(r"(^\.|~$|\.swp$|\.yaml$|\.yml$|^Thumbs\.db$)")
+# A file is skipped when its name or a folder's on its path (relative, '/'-separated) is a
+# sidecar, hidden, an editor's backup or swap file, or Windows' thumbnail cache: one
+# search of the whole path, as ingest asks it of every file of every build.
+_IGNORED_PATH = re.compile(r"(?:^|/)(?:\.|Thumbs\.db(?:/|$))|(?:~|\.swp|\.ya?ml)(?:/|$)")
 
 # Characters that mark a decoding as wrong when they appear in ordinary text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -50,8 +53,8 @@ _COMMON_HAN = set(
 LEGACY_MIN_SCORE = 0.2
 
 
-def _is_sidecar_or_litter(name: str) -> bool:
-    return bool(_IGNORED_NAMES.search(name))
+def _is_sidecar_or_litter(relative: str) -> bool:
+    return _IGNORED_PATH.search(relative) is not None
 
 
 def _han_score(text: str) -> float:
@@ -241,7 +244,7 @@ def ingest(
     if files is None:
         files = (path.relative_to(content).as_posix() for path in content.rglob("*") if path.is_file())
     for relative in sorted(files):
-        if any(_is_sidecar_or_litter(part) for part in relative.split("/")):
+        if _is_sidecar_or_litter(relative):
             continue
         source, skip, file_problems = read(content / relative, relative)
         problems.extend(file_problems)

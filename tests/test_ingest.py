@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.ingest import detect_encoding, ingest, read_file, source_id
+from generator.ingest import _is_sidecar_or_litter, detect_encoding, ingest, read_file, source_id
 from generator.models import Sidecar
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ingest"
@@ -100,6 +100,32 @@ def test_sources_in_subfolders_are_read_in_order_with_distinct_ids(tmp_path: Pat
     assert [(s.id, s.file) for s in sources] == [("a", "a.md"), ("b-x", "b/x.txt")]
     assert [(s.file, s.reason) for s in skipped] == [("a.txt", "its id 'a' is already taken by a.md")]
     assert [str(p) for p in problems] == ["a.txt: skipped: its id 'a' is already taken by a.md"]
+
+
+@pytest.mark.parametrize(
+    ("relative", "ignored"),
+    [
+        (".hidden.txt", True),
+        ("a/.git/x.txt", True),
+        ("a.txt~", True),
+        ("old~/a.txt", True),
+        ("a.txt.swp", True),
+        ("a.yaml", True),
+        ("a/b.txt.yml", True),
+        ("Thumbs.db", True),
+        ("a/Thumbs.db", True),
+        ("a.txt", False),
+        ("a/b.c.txt", False),
+        ("a~b.txt", False),
+        ("a.swp.txt", False),
+        ("a.yaml.txt", False),
+        ("MyThumbs.db", False),
+        ("Thumbs.dbx", False),
+        ("x.Thumbs.db/a.txt", False),
+    ],
+)
+def test_sidecars_and_litter_are_told_by_any_name_on_the_path(relative: str, ignored: bool) -> None:
+    assert _is_sidecar_or_litter(relative) is ignored
 
 
 def test_source_id_is_the_file_name_without_extension() -> None:
