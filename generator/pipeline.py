@@ -270,8 +270,7 @@ def rebuild(
         if clean_build:
             memo = None
         elif memo is None:
-            memo = _stored_memo(store, identity)
-            gc.freeze()  # the memo just read joins the objects the collector leaves alone
+            memo = _stored_memo(store, identity)  # frozen for the collector as it is read (load_memo)
         if memo is not None and memo.identity != identity:
             memo = None
 
