@@ -33,11 +33,6 @@ def original_file_name(source: Source) -> str:
     return PurePosixPath(source.file).name
 
 
-def source_provenance(source: Source) -> dict[str, Any]:
-    """What the archive received for one source, as recorded in the manifest."""
-    return _provenance(_received(source))
-
-
 _Received = tuple[str, str, int, str, str, str | None, str | None]
 
 
