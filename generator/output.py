@@ -9,6 +9,7 @@ build that changes nothing writes nothing and touches no file at all.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -282,8 +283,10 @@ def _commit_changes(
         staging.mkdir()
         for number, path in enumerate(large):
             # A second name keeps the replaced file's blocks from being freed inside the
-            # rename below; they go with the staging folder, after the build.
-            os.link(output / path, staging / f"replaced-{number}")
+            # rename below; they go with the staging folder, after the build. On a file
+            # system without hard links they are freed in the rename, as before.
+            with contextlib.suppress(OSError):
+                os.link(output / path, staging / f"replaced-{number}")
         for done, path in enumerate(order, 1):
             # Staged flat, named by place in the journal: mirroring the site's folders
             # cost a mkdir and an rmdir per file (dispatch and term pages each have one).

@@ -8,6 +8,7 @@ follow: a cache whose key missed one of them would serve a stale page here.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import os
@@ -549,6 +550,21 @@ def test_a_large_replaced_file_is_freed_after_the_write_and_the_next_write_waits
     third = output.write_site(_twenty_pages(big__data_json="c" * large), site, record=second.files)
     assert "big/data_json" in third.written and (site / "big" / "data_json").read_bytes() == b"c" * large
     output._removed_before_writing()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_large_file_is_replaced_on_a_file_system_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    large = output._FREED_LATER_BYTES
+    first = output.write_site(_twenty_pages(big__data_json="a" * large), site, record=None)
+
+    def no_link(source: Path, target: Path) -> None:
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(output.os, "link", no_link)
+    second = output.write_site(_twenty_pages(big__data_json="b" * large), site, record=first.files)
+    output._removed_before_writing()
+    assert second.written == ("big/data_json",) and (site / "big" / "data_json").read_bytes() == b"b" * large
     assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
 
 
