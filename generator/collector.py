@@ -1,4 +1,5 @@
-"""Python's cyclic garbage collector, paused around work that makes many objects and no cycle."""
+"""Python's cyclic garbage collector: paused around work that makes many objects and no
+cycle, and running again inside such work where cycles may be left."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ def paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """The cyclic collector on for the block, then as it was: for work inside ``paused``
+    that may leave cycles (pages rendered by the thousand through templates)."""
+    enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not enabled:
+            gc.disable()

@@ -17,9 +17,7 @@ root), so the site works from ``file://``, under any sub-path and on any host.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import json
 import marshal
@@ -1475,7 +1473,7 @@ class _Renderer:
         if len(wanted) < _PARALLEL_MIN:
             pages = self.run(wanted)
         elif workers < 2 or not _CAN_FORK:
-            with _collecting():
+            with collector.running():
                 pages = self.run(wanted)
         else:
             global _ACTIVE
@@ -1490,7 +1488,7 @@ class _Renderer:
             elsewhere = [path for path in wanted if path not in self.made_here]
             chunks = [elsewhere[start : start + _CHUNK] for start in range(0, len(elsewhere), _CHUNK)]
             try:
-                with _collecting():  # the workers render thousands of pages
+                with collector.running():  # the workers render thousands of pages
                     context = multiprocessing.get_context("fork")
                     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                         parts = pool.map(_run_active, chunks)
@@ -1538,19 +1536,6 @@ _ACTIVE: _Renderer | None = None
 def _run_active(paths: Sequence[str]) -> _Part:
     assert _ACTIVE is not None, "a render worker started without its renderer"
     return _ACTIVE.run_part(paths)
-
-
-@contextlib.contextmanager
-def _collecting() -> Iterator[None]:
-    """The cyclic collector on for the block (pages rendered by the thousand: a template
-    may leave cycles), then as it was."""
-    enabled = gc.isenabled()
-    gc.enable()
-    try:
-        yield
-    finally:
-        if not enabled:
-            gc.disable()
 
 
 def render_site(
