@@ -9,18 +9,16 @@ same bytes.
 
 from __future__ import annotations
 
-import functools
 import operator
 import re
 from collections.abc import Iterable, MutableMapping, Sequence
-from datetime import date as date_type
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr
 
 from .catalog import dispatch_path, href
 from .config import Config
 from .models import Collection, DateInfo, Dispatch
-from .reproducible import iso_time
+from .reproducible import is_iso_day, iso_time
 
 FEED_PATH = "feed.xml"
 SITEMAP_PATH = "sitemap.xml"
@@ -31,7 +29,6 @@ SITEMAP_LIMIT = 50_000
 
 # Characters XML 1.0 does not allow at all.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def absolute_url(config: Config, path: str) -> str:
@@ -42,19 +39,7 @@ def absolute_url(config: Config, path: str) -> str:
 
 def full_date(date: DateInfo) -> str | None:
     """The ISO day of a date whose year, month and day are all known (and exist)."""
-    return None if date.value is None else _full_day(date.value)
-
-
-@functools.lru_cache(maxsize=65536)
-def _full_day(value: str) -> str | None:
-    # Cached: a render asks for each dispatch's day several times, and most days recur.
-    if not _FULL_DATE.fullmatch(value):
-        return None
-    try:
-        date_type.fromisoformat(value)
-    except ValueError:  # 2022-02-30, read from a damaged text
-        return None
-    return value
+    return date.value if date.value is not None and is_iso_day(date.value) else None
 
 
 def _xml_text(text: str) -> str:

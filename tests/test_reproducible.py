@@ -225,3 +225,15 @@ def test_a_manifest_made_from_the_last_ones_lines_is_the_one_made_from_nothing()
         kept = {fixity.path: fixity for fixity in fixities[1:]}  # listed as the record would give them
         assert manifest.manifest_page(fixities[:1], collection, kept, lines) == manifest.manifest_pages(pages, collection, Config())[0]
         assert list(lines) == sorted(page.path for page in pages)
+
+
+def test_the_newest_date_is_the_newest_day_that_exists() -> None:
+    collection = seed_collection_sources()
+    first, second, third, *rest = collection.sources
+    stated = (
+        dataclasses.replace(first, sidecar=Sidecar(date="2099-02-30")),  # read from a damaged text
+        dataclasses.replace(second, sidecar=Sidecar(date="２０９９-０１-０１")),  # not ASCII digits
+        dataclasses.replace(third, sidecar=Sidecar(date="2098-12-31")),
+    )
+    collection = dataclasses.replace(collection, sources=(*stated, *rest))
+    assert build_time(collection, {}) == datetime(2098, 12, 31, tzinfo=timezone.utc)
