@@ -250,7 +250,7 @@ def rebuild(
     started = time.perf_counter()
     progress = output.Progress(not quiet)
     store = cache.BuildCache(config.output_path)
-    with output.build_lock(store.lock_file, config.output_path), _old_objects_left_alone():
+    with output.build_lock(store.lock_file, config.output_path), _old_objects_left_alone(), contextlib.ExitStack() as stack:
         output.recover(config.output_path)  # a build that died while changing the site
         stored = None if clean_build else store.load_record(memo.record if memo is not None else None)
         record = stored.record if stored is not None else None
@@ -263,6 +263,9 @@ def rebuild(
             if memo is not None:
                 memo.record = stored  # just read: the next rebuild need not read it again
             return replace(record.report, written=0, seconds=time.perf_counter() - started), memo
+        # The output is checked against the record by a child process while this one
+        # gathers and renders (see OutputCheck).
+        check = stack.enter_context(cache.OutputCheck(store, stored))
         from . import manifest, render, search  # only now that there is work (see the imports above)
         from .theme import Theme
 
@@ -299,14 +302,24 @@ def rebuild(
 
         # Pages whose file is still as the last build wrote it and whose key is unchanged
         # are not rendered again; they are kept as they are.
-        found = output.intact_files(config.output_path, record.files, record.folders) if record is not None else output.OutputState({}, set(), None)
-        unchanged = {path: key for path, key in record.keys.items() if path in found.intact} if record is not None else {}
-        rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged, previous=memo.render)
-        memo.render = rendered.memo
-        # The theme render compiled its templates into: compiling them again for the search
-        # page cost 0.05-0.3 s of every rebuild.
-        theme = rendered.memo.theme or Theme(config)
-        searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
+        def render_pages(unchanged: Mapping[str, str]) -> tuple[render.RenderedSite, search.SearchFiles]:
+            assert memo is not None
+            rendered = render.render_site(collection, config, site_key=inputs.presentation, unchanged=unchanged, previous=memo.render)
+            memo.render = rendered.memo
+            # The theme render compiled its templates into: compiling them again for the search
+            # page cost 0.05-0.3 s of every rebuild.
+            theme = rendered.memo.theme or Theme(config)
+            searched, memo.search = search.search_pages(collection, config, theme, memo.search, unchanged=unchanged)
+            return rendered, searched
+
+        # Rendered as if nobody had touched the output since the record, while the check
+        # that tells runs beside; pages whose file was touched are rendered once more.
+        assumed = record.keys if record is not None else {}
+        rendered, searched = render_pages(assumed)
+        found = check.result()
+        unchanged = {path: key for path, key in assumed.items() if path in found.intact}
+        if len(unchanged) < len(assumed):
+            rendered, searched = render_pages(unchanged)
         made = rendered.pages + searched.pages
         keys = {**rendered.keys, **searched.keys}
         kept_states = {path: record.files[path] for path, key in keys.items() if unchanged.get(path) == key} if record is not None else {}

@@ -11,6 +11,7 @@ import dataclasses
 import errno
 import io
 import json
+import marshal
 import os
 import shutil
 from collections.abc import Callable
@@ -212,7 +213,23 @@ def test_the_code_hash_covers_every_file_of_the_package(tmp_path: Path) -> None:
     assert cache.package_hash(package) != before
 
 
-def test_a_hand_edited_output_file_is_restored(project: Path) -> None:
+@pytest.fixture(params=["here", "in a child process"])
+def checked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where a build checks the output against its record: in its own process, or (as at
+    10,000 articles) in a child beside it, with the parent's own check made to fail so
+    that only the child's answer can find a touched file. (A file added or removed moves
+    its folder's mtime, and then the child leaves the walk to the build.)"""
+    if request.param == "in a child process":
+        monkeypatch.setattr(cache, "_CHECK_ELSEWHERE_MIN", 0)
+
+        def not_here(*args: object) -> None:
+            raise AssertionError("the output was checked in the build's own process")
+
+        monkeypatch.setattr(cache, "intact_files", not_here)
+    return str(request.param)
+
+
+def test_a_hand_edited_output_file_is_restored(project: Path, checked: str) -> None:
     build(project)
     page = project.parent / "output" / "index.html"
     good = page.read_bytes()
@@ -239,6 +256,55 @@ def test_a_file_removed_from_the_output_by_hand_is_restored(project: Path) -> No
     page.unlink()
     assert build(project).written == 1
     assert page.read_bytes() == good
+
+
+def test_a_page_touched_by_hand_is_made_again_beside_an_edit(project: Path, checked: str, tmp_path: Path) -> None:
+    """The pages are first rendered as if the output were untouched, while the check runs:
+    one the check then finds touched is rendered after all, though no input of it changed."""
+    build(project)
+    site = project.parent / "output"
+    first, second = source_files(project)[:2]
+    untouched_by_edit = site / "sources" / second.stem / f"{second.stem}.md"
+    assert untouched_by_edit.is_file()
+    untouched_by_edit.write_bytes(b"vandalised")
+    first.write_text(first.read_text(encoding="utf-8") + "\n本报讯 为测试而加的一段。\n", encoding="utf-8")
+    build(project)
+    fresh = dataclasses.replace(load(project), output_dir=str(tmp_path / "fresh"))
+    pipeline.build(fresh, quiet=True, clean_build=True)
+    assert {path: data for path, (_, _, data) in files_state(site).items()} == {
+        path: data for path, (_, _, data) in files_state(tmp_path / "fresh").items()
+    }
+
+
+def test_a_child_that_fails_leaves_the_check_to_the_build(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "_CHECK_ELSEWHERE_MIN", 0)
+    monkeypatch.setattr(cache, "_CHECKER", "import sys; sys.exit(3)")
+    build(project)
+    page = project.parent / "output" / "index.html"
+    good = page.read_bytes()
+    page.write_bytes(b"vandalised")
+    assert build(project).written == 1
+    assert page.read_bytes() == good
+
+
+def test_the_child_answers_only_for_the_record_it_was_told_of(project: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    build(project)
+    site = project.parent / "output"
+    stored = cache.BuildCache(site).load_record()
+    assert stored is not None
+    (site / "index.html").write_bytes(b"vandalised")
+    folder = site.stat()
+    (site / "feed.xml").unlink()
+    os.utime(site, ns=(folder.st_atime_ns, folder.st_mtime_ns))  # a removal the folder's mtime does not show
+    cache.answer_output_check(str(site), json.dumps(stored.stamp))
+    answer = marshal.loads(capsysbinary.readouterr().out)
+    assert sorted(answer) == ["feed.xml", "index.html"]
+    assert answer["feed.xml"] is None and answer["index.html"][1] == len(b"vandalised")
+    cache.answer_output_check(str(site), json.dumps([[1, 2, 3], None]))  # another record's stamp
+    assert marshal.loads(capsysbinary.readouterr().out) is None
+    (site / "stray.html").write_bytes(b"not ours")  # its folder's mtime moves: only a walk finds it
+    cache.answer_output_check(str(site), json.dumps(stored.stamp))
+    assert marshal.loads(capsysbinary.readouterr().out) is None
 
 
 def test_clean_rereads_every_source_and_rewrites_every_file(project: Path, reads: list[str]) -> None:
