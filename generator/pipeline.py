@@ -317,8 +317,9 @@ def rebuild(
         assumed = record.keys if record is not None else {}
         rendered, searched = render_pages(assumed)
         found = check.result()
-        unchanged = {path: key for path, key in assumed.items() if path in found.intact}
-        if len(unchanged) < len(assumed):
+        unchanged = assumed
+        if not found.intact.issuperset(assumed):
+            unchanged = {path: key for path, key in assumed.items() if path in found.intact}
             rendered, searched = render_pages(unchanged)
         made = rendered.pages + searched.pages
         keys = {**rendered.keys, **searched.keys}
