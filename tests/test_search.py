@@ -557,6 +557,45 @@ def test_many_changes_read_everything_again(tmp_path: Path) -> None:
     assert search.search_pages(fewer, config, theme, memo) == search.search_pages(fewer, config, theme)
 
 
+def test_facets_updated_for_a_few_documents_equal_facets_made_from_nothing() -> None:
+    """A facet table updated for the documents that changed (moved, added, removed, given
+    another agency or year) is the one made from every document; a value that comes or
+    goes asks for a new table."""
+    collection = make_collection([(f"{source}-{n}", f"题{n}", (f"正文{n}。",)) for source in "pq" for n in range(1, 7)])
+
+    def table_of(documents: tuple[search.SearchDocument, ...]) -> tuple[search.FacetTable, dict[int, search.SearchDocument]]:
+        numbers = search.document_numbers(d.dispatch.id for d in documents)
+        return search.facet_table(documents, numbers), {numbers[d.dispatch.id]: d for d in documents}
+
+    def updated(before: Collection, after: Collection) -> tuple[search.FacetTable | None, search.FacetTable]:
+        old_table, old = table_of(search.search_documents(before))
+        new_table, new = table_of(search.search_documents(after, {d.dispatch.id: d for d in old.values()}))
+        changes = {n: (old.get(n), new.get(n)) for n in old.keys() | new.keys() if old.get(n) is not new.get(n)}
+        return search.updated_facets(old_table, changes, max(new, default=-1) + 1), new_table
+
+    def with_agency(of: Collection, dispatch_id: str, agency: str | None) -> Collection:
+        return dataclasses.replace(
+            of, dispatches=tuple(dataclasses.replace(d, agency=agency) if d.id == dispatch_id else d for d in of.dispatches)
+        )
+
+    other_agency = with_agency(collection, "d-q-2", "中新社")
+    grown = add_dispatches(other_agency, [("q-7", "题7", ("正文7。",))])
+    for before, after in [
+        (other_agency, grown),  # a document more, of values every facet has
+        (grown, remove_dispatches(grown, {"d-p-3"})),  # one less (a hole, or the range shrinks)
+        (other_agency, with_agency(other_agency, "d-p-1", "中新社")),  # another agency that others have
+        (other_agency, edit_dispatches(other_agency, {"d-p-2": ("改过的正文。",)})),  # text only
+    ]:
+        table, fresh = updated(before, after)
+        assert table == fresh
+    # The only document of an agency loses it, or a document brings an agency nobody had.
+    assert updated(other_agency, with_agency(other_agency, "d-q-2", None))[0] is None
+    assert updated(collection, with_agency(collection, "d-p-4", "路透社"))[0] is None
+    assert search.facets_file_script(table_of(search.search_documents(grown))[0]) == search.facets_script(
+        search.search_documents(grown), search.document_numbers(d.id for d in grown.dispatches)
+    )
+
+
 def test_document_numbers_move_few_documents_when_one_is_added() -> None:
     ids = [f"d-{n}" for n in range(2000)]
     numbers = search.document_numbers(ids)
