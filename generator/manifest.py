@@ -161,6 +161,10 @@ def _json_scalar(value: str | int | None) -> str:
     return str(value)
 
 
+_STATE = operator.attrgetter("sha256", "size")
+_LISTED = operator.itemgetter(0, 1)
+_SHA256 = operator.itemgetter(0)
+_SIZE = operator.itemgetter(1)
 _LINE = operator.itemgetter(2)
 _ENTRY = operator.itemgetter(3)
 
@@ -179,12 +183,18 @@ def _file_list(entries: Mapping[str, _Fixed], lines: ManifestLines) -> bytes:
     # in Python was most of the time of a rebuild's manifest.
     paths = list(lines)
     current = list(map(entries.__getitem__, paths))
-    for path, entry in itertools.compress(zip(paths, current), list(map(operator.is_not, current, map(_ENTRY, lines.values())))):
-        sha256, size, line, _ = lines[path]
-        if sha256 != entry.sha256 or size != entry.size:
-            sha256, size = entry.sha256, entry.size
-            line = f'  {{\n   "path": {_json_string(path)},\n   "sha256": "{sha256}",\n   "size": {size}\n  }}'.encode("utf-8")
-        lines[path] = (sha256, size, line, entry)
+    moved = list(map(operator.is_not, current, map(_ENTRY, lines.values())))
+    paths = list(itertools.compress(paths, moved))
+    current = list(itertools.compress(current, moved))
+    # Those made from other objects (all of them, once a memo is read back from disk)
+    # are compared by digest and size, in C as well; only the changed ones are written.
+    states = list(map(_STATE, current))
+    before = list(map(lines.__getitem__, paths))
+    written = list(map(_LINE, before))
+    for at in itertools.compress(range(len(paths)), list(map(operator.ne, states, map(_LISTED, before)))):
+        sha256, size = states[at]
+        written[at] = f'  {{\n   "path": {_json_string(paths[at])},\n   "sha256": "{sha256}",\n   "size": {size}\n  }}'.encode("utf-8")
+    lines.update(zip(paths, zip(map(_SHA256, states), map(_SIZE, states), written, current)))
     if not lines:
         return b"[]"
     return b"[\n" + b",\n".join(map(_LINE, lines.values())) + b"\n ]"
