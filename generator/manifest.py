@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
-import operator
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple, Protocol
@@ -81,8 +79,8 @@ def _listed(files: Iterable[Fixity], kept: Mapping[str, _Fixed]) -> dict[str, _F
 
 
 # Each listed path -> (its sha256, its size, its entry as the manifest writes it, in
-# UTF-8, and what the entry was made from), in path order.
-ManifestLines = dict[str, tuple[str, int, bytes, Any]]
+# UTF-8), in path order.
+ManifestLines = dict[str, tuple[str, int, bytes]]
 
 
 def manifest_page(
@@ -161,14 +159,6 @@ def _json_scalar(value: str | int | None) -> str:
     return str(value)
 
 
-_STATE = operator.attrgetter("sha256", "size")
-_LISTED = operator.itemgetter(0, 1)
-_SHA256 = operator.itemgetter(0)
-_SIZE = operator.itemgetter(1)
-_LINE = operator.itemgetter(2)
-_ENTRY = operator.itemgetter(3)
-
-
 def _file_list(entries: Mapping[str, _Fixed], lines: ManifestLines) -> bytes:
     """The file list, as json.dumps(indent=1) nests it; ``lines`` (the last list's) is
     updated to this one. Only the entries of changed files are written again, and the
@@ -177,30 +167,17 @@ def _file_list(entries: Mapping[str, _Fixed], lines: ManifestLines) -> bytes:
         previous = dict(lines)
         lines.clear()
         lines.update((path, previous.get(path, _UNWRITTEN)) for path in sorted(entries))
-    # An entry that is the very object the last list was made from is listed as it was:
-    # a kept file's state is the build record's, the same object from build to build. The
-    # 41,000 are told apart in C (map, compress); comparing each one's digest and size
-    # in Python was most of the time of a rebuild's manifest.
-    paths = list(lines)
-    current = list(map(entries.__getitem__, paths))
-    moved = list(map(operator.is_not, current, map(_ENTRY, lines.values())))
-    paths = list(itertools.compress(paths, moved))
-    current = list(itertools.compress(current, moved))
-    # Those made from other objects (all of them, once a memo is read back from disk)
-    # are compared by digest and size, in C as well; only the changed ones are written.
-    states = list(map(_STATE, current))
-    before = list(map(lines.__getitem__, paths))
-    written = list(map(_LINE, before))
-    for at in itertools.compress(range(len(paths)), list(map(operator.ne, states, map(_LISTED, before)))):
-        sha256, size = states[at]
-        written[at] = f'  {{\n   "path": {_json_string(paths[at])},\n   "sha256": "{sha256}",\n   "size": {size}\n  }}'.encode("utf-8")
-    lines.update(zip(paths, zip(map(_SHA256, states), map(_SIZE, states), written, current)))
+    for path, (sha256, size, _) in lines.items():
+        entry = entries[path]
+        if sha256 != entry.sha256 or size != entry.size:
+            line = f'  {{\n   "path": {_json_string(path)},\n   "sha256": "{entry.sha256}",\n   "size": {entry.size}\n  }}'
+            lines[path] = (entry.sha256, entry.size, line.encode("utf-8"))
     if not lines:
         return b"[]"
-    return b"[\n" + b",\n".join(map(_LINE, lines.values())) + b"\n ]"
+    return b"[\n" + b",\n".join([line for _, _, line in lines.values()]) + b"\n ]"
 
 
-_UNWRITTEN: tuple[str, int, bytes, Any] = ("", -1, b"", None)  # no file has this sha256
+_UNWRITTEN = ("", -1, b"")  # no file has this sha256
 
 
 def _json_string(text: str) -> str:
