@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import glob
 import hashlib
 import json
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_IFREG, S_ISREG
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, NotRequired, TextIO, TypedDict
 
 from .models import Page
 
@@ -191,12 +192,10 @@ _RENAME_EXCHANGE = 2  # from <linux/fs.h>
 _SWAP_SHARE = 0.25
 
 
-def _exchange(new: Path, old: Path) -> bool:
-    """Swap two folders in one atomic step (Linux renameat2); False where the system cannot."""
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+def _exchange(new: Path, old: Path, *, missing_ok: bool = False) -> bool:
+    """Swap two folders, or two files, in one atomic step (Linux renameat2); False where
+    the system cannot, and with ``missing_ok`` where ``old`` does not exist."""
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     at_fdcwd = -100
@@ -204,9 +203,17 @@ def _exchange(new: Path, old: Path) -> bool:
     if result == 0:
         return True
     code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP):
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP) or (missing_ok and code == errno.ENOENT):
         return False  # a file system without RENAME_EXCHANGE: fall back to two renames
     raise OSError(code, os.strerror(code), str(new), None, str(old))
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's renameat2, looked up once (a rebuild may exchange hundreds of files); None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
 
 
 def _commit_file(staging: Path) -> Path:
@@ -241,16 +248,37 @@ def recover(output: Path) -> bool:
     return moved
 
 
-def _apply(staging: Path, output: Path, journal: Mapping[str, list[str]]) -> None:
+class _Journal(TypedDict):
+    write: list[str]  # the site's paths of the staged files, by their number in the staging folder
+    inodes: NotRequired[list[int]]  # the staged files', in the same order
+    remove: list[str]
+
+
+def _apply(staging: Path, output: Path, journal: _Journal) -> None:
     """Move the staged files into the site, then remove the files it no longer has.
 
     Idempotent, so a commit cut short can be finished by running it again. New files
     come before replaced ones and removals last, so while it runs a page never links to
     a page that is not there yet.
+
+    A file is replaced by exchanging it with the staged one, whose name the replaced
+    file then takes until it is removed: ext4 (auto_da_alloc) allocates and starts
+    writing a file's blocks in a rename that replaces another file, 1-2 ms a file on the
+    path of every rebuild (0.13-0.19 s of the 250 a paragraph changes at 10,000
+    articles). A staged name that holds another inode than the journal's is such a
+    replaced file, left by a commit that died between the exchange and the removal.
     """
-    for number, path in enumerate(journal["write"]):
+    # A journal left by a build from before inodes were recorded is finished by renames.
+    inodes: list[int | None] = list(journal.get("inodes") or [None] * len(journal["write"]))
+    for number, (path, inode) in enumerate(zip(journal["write"], inodes, strict=True)):
         staged = staging / str(number)
-        if staged.exists():
+        try:
+            found = os.lstat(staged).st_ino
+        except FileNotFoundError:
+            continue  # moved in already
+        if inode is not None and (found != inode or _exchange(staged, output / path, missing_ok=True)):
+            staged.unlink()
+        else:
             (output / path).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, output / path)
     for path in journal["remove"]:
@@ -299,16 +327,18 @@ def _commit_changes(
             # system without hard links they are freed in the rename, as before.
             with contextlib.suppress(OSError):
                 os.link(output / path, staging / f"replaced-{number}")
+        inodes = []
         for done, path in enumerate(order, 1):
             # Staged flat, named by place in the journal: mirroring the site's folders
             # cost a mkdir and an rmdir per file (dispatch and term pages each have one).
             target = staging / str(done - 1)
             target.write_bytes(wanted[path])
-            stat = target.stat()  # a rename keeps the inode, so the mtime too
+            stat = target.stat()  # a rename or an exchange keeps the inode, so the mtime too
             states[path] = FileState(hashes[path], stat.st_size, stat.st_mtime_ns)
+            inodes.append(stat.st_ino)
             if progress is not None:
                 progress.update("write", done, len(order))
-        journal = {"write": order, "remove": sorted(removed)}
+        journal: _Journal = {"write": order, "inodes": inodes, "remove": sorted(removed)}
         with _signals_deferred():
             _commit_file(staging).write_text(json.dumps(journal), encoding="utf-8")
             _apply(staging, output, journal)

@@ -568,6 +568,8 @@ def test_a_small_change_interrupted_before_its_commit_leaves_the_site(tmp_path: 
 
 
 def test_a_build_that_dies_while_moving_files_in_is_finished_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the system cannot exchange two files, each is moved in by a rename."""
+    monkeypatch.setattr(output, "_renameat2", lambda: None)
     site = tmp_path / "site"
     first = output.write_site(_twenty_pages(), site, record=None)
     real_replace = os.replace
@@ -584,6 +586,37 @@ def test_a_build_that_dies_while_moving_files_in_is_finished_by_the_next(tmp_pat
         output.write_site(_twenty_pages(p3__index_html="changed", p4__index_html="changed too"), site, record=first.files)
     monkeypatch.setattr(output.os, "replace", real_replace)
     assert len(moves) == 1  # half the change is in the site; the journal says what is left
+    output.recover(site)
+    assert (site / "p3" / "index_html").read_bytes() == b"changed"
+    assert (site / "p4" / "index_html").read_bytes() == b"changed too"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+@pytest.mark.parametrize("dies", ["before the exchange", "after the exchange"])
+def test_a_build_that_dies_while_exchanging_files_in_is_finished_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies: str
+) -> None:
+    """After an exchange the staged name holds the replaced file until it is removed: the
+    next build must remove it, not exchange it back into the site."""
+    site = tmp_path / "site"
+    first = output.write_site(_twenty_pages(), site, record=None)
+    real_exchange = output._exchange
+    exchanged: list[Path] = []
+
+    def dying_exchange(new: Path, old: Path, *, missing_ok: bool = False) -> bool:
+        if exchanged and dies == "before the exchange":
+            raise SystemExit("killed")
+        done = real_exchange(new, old, missing_ok=missing_ok)
+        exchanged.append(old)
+        if dies == "after the exchange":
+            raise SystemExit("killed")
+        return done
+
+    monkeypatch.setattr(output, "_exchange", dying_exchange)
+    with pytest.raises(SystemExit):
+        output.write_site(_twenty_pages(p3__index_html="changed", p4__index_html="changed too"), site, record=first.files)
+    monkeypatch.setattr(output, "_exchange", real_exchange)
+    assert [path.name for path in exchanged] == ["index_html"]
     output.recover(site)
     assert (site / "p3" / "index_html").read_bytes() == b"changed"
     assert (site / "p4" / "index_html").read_bytes() == b"changed too"
