@@ -204,7 +204,7 @@ def _exchange(new: Path, old: Path, *, missing_ok: bool = False) -> bool:
         return True
     code = ctypes.get_errno()
     if code in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP) or (missing_ok and code == errno.ENOENT):
-        return False  # a file system without RENAME_EXCHANGE: fall back to two renames
+        return False  # a file system without RENAME_EXCHANGE, or nothing to swap with: the caller renames
     raise OSError(code, os.strerror(code), str(new), None, str(old))
 
 
@@ -322,9 +322,9 @@ def _commit_changes(
     try:
         staging.mkdir()
         for number, path in enumerate(large):
-            # A second name keeps the replaced file's blocks from being freed inside the
-            # rename below; they go with the staging folder, after the build. On a file
-            # system without hard links they are freed in the rename, as before.
+            # A second name keeps the replaced file's blocks from being freed when it
+            # leaves the site below; they go with the staging folder, after the build. On
+            # a file system without hard links they are freed there, as before.
             with contextlib.suppress(OSError):
                 os.link(output / path, staging / f"replaced-{number}")
         inodes = []
@@ -437,13 +437,7 @@ def site_intact(output: Path, record: Mapping[str, FileState], folders: Mapping[
     walked (a walk of 27,000 folders was most of a build that had nothing to do): a
     file edited or removed changes its own state, one added or removed its folder's mtime.
     """
-    root = str(output)
-    if not _folders_untouched(root, folders):
-        return False
-    try:
-        return all(unchanged_since(os.lstat(f"{root}/{path}"), state) for path, state in record.items())
-    except OSError:
-        return False
+    return deviations(output, record, folders) == {}
 
 
 class OutputState(NamedTuple):
@@ -491,24 +485,18 @@ def deviations(output: Path, record: Mapping[str, FileState], folders: Mapping[s
     root = str(output)
     if not _folders_untouched(root, folders):
         return None
-    paths = list(record)
-    try:
-        # One lstat per file at C speed; a missing file is rare, and then they are looked up one by one.
-        stats: Iterable[os.stat_result | None] = list(map(os.lstat, [f"{root}/{path}" for path in paths]))
-    except OSError:
-        stats = [_lstat_or_none(f"{root}/{path}") for path in paths]
-    return {
-        path: None if stat is None else FileStat(stat.st_mode, stat.st_size, stat.st_mtime_ns)
-        for path, stat in zip(paths, stats)
-        if stat is None or not unchanged_since(stat, record[path])
-    }
-
-
-def _lstat_or_none(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None
+    found: dict[str, FileStat | None] = {}
+    # One loop, ``unchanged_since`` written out: a list of every stat made first cost
+    # 0.03-0.04 s more over 41,000 files (0.3 s), measured.
+    for path, state in record.items():
+        try:
+            stat = os.lstat(f"{root}/{path}")
+        except OSError:
+            found[path] = None
+            continue
+        if not (stat.st_mtime_ns == state.mtime_ns and stat.st_size == state.size and S_ISREG(stat.st_mode)):
+            found[path] = FileStat(stat.st_mode, stat.st_size, stat.st_mtime_ns)
+    return found
 
 
 def output_state(record: Mapping[str, FileState], folders: Mapping[str, int], found: Mapping[str, FileStat | None]) -> OutputState:
