@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from . import __version__
 from .config import Config
