@@ -908,22 +908,13 @@ def doc_file(number: int) -> str:
     return f"{DOCS_FOLDER}/{doc_ref(number)}.js"
 
 
-def facet_columns(
-    documents: Sequence[SearchDocument], numbers: Mapping[str, int]
-) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
-    """The filter values (sorted) and, per document number, the positions of its values
-    among them (-1 or none for a hole)."""
-    table = facet_table(documents, numbers)
-    return table.values, table.columns
-
-
 @dataclass(frozen=True)
 class FacetTable:
-    """What facets.js holds (``values`` and ``columns``, see ``facet_columns``), and how
-    many documents hold each value, so that a build that changes a few documents
-    updates their columns instead of reading every document again."""
+    """What facets.js holds, and how many documents hold each value, so that a build that
+    changes a few documents updates their columns instead of reading every document again."""
 
-    values: dict[str, list[str]]
+    values: dict[str, list[str]]  # each facet's filter values, sorted
+    # Per document number, the places of its values among them (-1 or none for a hole).
     columns: dict[str, list[Any]]
     counts: dict[str, Counter[str]]
 
